@@ -1,0 +1,145 @@
+// Package aproto is the control protocol between the manager and its agents:
+// JSON over HTTP in both directions.
+//
+// Agent → manager (on the manager's address, header HeaderClusterSecret):
+//
+//	POST /agent/heartbeat   Heartbeat            → HeartbeatReply
+//	POST /agent/events      KernelEvent          → 204
+//
+// Manager → agent (on the agent's control address, same header):
+//
+//	POST   /v1/kernels                  CreateKernel   → KernelInfo (after the runner is ready)
+//	DELETE /v1/kernels/{id}                            → DestroyResult
+//	POST   /v1/kernels/{id}/restart                    → KernelInfo
+//	POST   /v1/kernels/{id}/execute     Execute        → ExecuteResult
+//	POST   /v1/kernels/{id}/interrupt                  → 204
+//	POST   /v1/kernels/{id}/complete    Complete       → CompleteResult
+//	GET    /v1/kernels/{id}/logs                       → Logs
+//	GET    /v1/health                                  → 200
+//
+// Errors come back as RFC 7807 problem JSON like the public API; the manager
+// maps the status back to an errdefs sentinel.
+package aproto
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// HeaderClusterSecret carries the shared cluster secret. Neither side accepts
+// a request without it, so a tenant's keypair can never act as an agent and
+// nobody but the manager can drive an agent.
+const HeaderClusterSecret = "X-BAI-Cluster-Secret"
+
+// Image is one kernel image an agent has.
+type Image struct {
+	Name   string            `json:"name"`   // canonical name, e.g. "python:3.11-debian"
+	Ref    string            `json:"ref"`    // docker reference, e.g. "bai/python:3.11-debian"
+	ID     string            `json:"id"`     // docker image id
+	Size   int64             `json:"size"`   // bytes
+	Labels map[string]string `json:"labels"` // ai.backend.* labels
+}
+
+// KernelState is an agent's report of one kernel it runs.
+type KernelState struct {
+	KernelID    string `json:"kernelId"`
+	SessionID   string `json:"sessionId"`
+	ContainerID string `json:"containerId"`
+	Running     bool   `json:"running"`
+}
+
+// Heartbeat is what an agent sends every few seconds.
+type Heartbeat struct {
+	AgentID      string             `json:"agentId"`
+	Addr         string             `json:"addr"` // control base URL, e.g. http://127.0.0.1:6001
+	Version      string             `json:"version"`
+	Region       string             `json:"region"`
+	ScalingGroup string             `json:"scalingGroup"`
+	Capacity     map[string]float64 `json:"capacity"` // resource slots
+	Images       []Image            `json:"images"`
+	Kernels      []KernelState      `json:"kernels"`
+	// First is true on the first heartbeat after the agent started, which
+	// makes the manager reconcile the agent's kernels against its records.
+	First bool      `json:"first"`
+	Time  time.Time `json:"time"`
+}
+
+// HeartbeatReply tells an agent which of its kernels the manager no longer
+// wants (their sessions are gone), so it can clean them.
+type HeartbeatReply struct {
+	Orphans []string `json:"orphans,omitempty"` // kernel ids to destroy
+}
+
+// KernelEvent is pushed by the agent the moment something happens to a
+// kernel that nobody asked for (its container died or was killed).
+type KernelEvent struct {
+	AgentID  string `json:"agentId"`
+	KernelID string `json:"kernelId"`
+	Kind     string `json:"kind"` // EventKernelDied
+	Reason   string `json:"reason"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// Kernel event kinds.
+const EventKernelDied = "kernel_died"
+
+// CreateKernel asks an agent to start a kernel container.
+type CreateKernel struct {
+	KernelID       string             `json:"kernelId"`
+	SessionID      string             `json:"sessionId"`
+	SessionName    string             `json:"sessionName"`
+	OwnerAccessKey string             `json:"ownerAccessKey"`
+	Image          string             `json:"image"` // docker reference
+	RuntimeType    string             `json:"runtimeType"`
+	RuntimePath    string             `json:"runtimePath"`
+	Resources      map[string]float64 `json:"resources"` // cpu cores, mem bytes
+	Environ        map[string]string  `json:"environ,omitempty"`
+	Network        bool               `json:"network"` // false: no network at all
+}
+
+// KernelInfo describes a started kernel.
+type KernelInfo struct {
+	KernelID    string `json:"kernelId"`
+	ContainerID string `json:"containerId"`
+}
+
+// DestroyResult carries the kernel's last statistics.
+type DestroyResult struct {
+	Stats map[string]any `json:"stats"`
+}
+
+// Execute asks for (part of) a run's output. Mode is query, batch, continue
+// or input, as in the public API.
+type Execute struct {
+	RunID        string          `json:"runId"`
+	Mode         string          `json:"mode"`
+	Code         string          `json:"code"`
+	Options      json.RawMessage `json:"options,omitempty"`
+	FlushTimeout time.Duration   `json:"flushTimeout"` // how long to hold the answer for more output
+}
+
+// ExecuteResult is the public execute result (without the outer "result").
+type ExecuteResult struct {
+	RunID    string         `json:"runId"`
+	Status   string         `json:"status"`
+	ExitCode *int           `json:"exitCode"`
+	Console  [][2]any       `json:"console"`
+	Options  map[string]any `json:"options"`
+	Files    []any          `json:"files"`
+}
+
+// Complete asks for code completion.
+type Complete struct {
+	Code    string         `json:"code"`
+	Options map[string]any `json:"options,omitempty"`
+}
+
+// CompleteResult holds completion candidates.
+type CompleteResult struct {
+	Result []any `json:"result"`
+}
+
+// Logs holds a kernel container's logs.
+type Logs struct {
+	Logs string `json:"logs"`
+}
