@@ -1,0 +1,160 @@
+// Package server wires the manager together: database, session service,
+// HTTP API and background loops. main builds a config and calls New and Run.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"baigo.dev/bai/backend/agentrpc"
+	"baigo.dev/bai/backend/api"
+	"baigo.dev/bai/backend/auth"
+	"baigo.dev/bai/backend/config"
+	"baigo.dev/bai/backend/events"
+	"baigo.dev/bai/backend/session"
+	"baigo.dev/bai/backend/store"
+	"baigo.dev/bai/ent/keypair"
+	"baigo.dev/bai/ent/user"
+)
+
+// Server is a running manager.
+type Server struct {
+	Cfg      config.Config
+	Store    *store.Store
+	Sessions *session.Service
+	Echo     *echo.Echo
+	log      *slog.Logger
+	ln       net.Listener
+}
+
+// New opens the database and builds the manager. It listens right away, so
+// Addr is known before Run (tests bind ":0").
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	cfg.Defaults()
+	if cfg.DatabaseURL == "" {
+		if cfg.DataDir == "" {
+			return nil, errors.New("set a database URL or a data directory")
+		}
+		cfg.DatabaseURL = filepath.Join(cfg.DataDir, "bai.db")
+	}
+	if cfg.ClusterSecret == "" {
+		return nil, errors.New("the cluster secret must not be empty")
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	bus := events.NewBus()
+	svc := session.New(st, agentrpc.New(cfg.ClusterSecret), bus, cfg, log)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = api.ErrorHandler(log)
+	e.Pre(api.StripLegacyPrefix)
+	e.Use(api.LimitBody(cfg.MaxBodyBytes))
+	h := &api.Handlers{Cfg: cfg, Keys: auth.NewKeys(st, 10*time.Second), Sessions: svc, Log: log}
+	h.Register(e)
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	return &Server{Cfg: cfg, Store: st, Sessions: svc, Echo: e, log: log, ln: ln}, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the API's base URL.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	go s.Sessions.Run(ctx)
+	go s.Sessions.WatchAgents(ctx)
+	srv := &http.Server{Handler: s.Echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(s.ln) }()
+	s.log.Info("manager listening", "addr", s.Addr())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return s.Store.Close()
+}
+
+// Credentials is a keypair as written to credentials.json.
+type Credentials struct {
+	Endpoint  string `json:"endpoint"`
+	AccessKey string `json:"accessKey"`
+	SecretKey string `json:"secretKey"`
+}
+
+// Bootstrap makes sure a default resource policy and a superadmin with a
+// keypair exist. It returns the superadmin's first keypair and whether it
+// was created now.
+func (s *Server) Bootstrap(ctx context.Context) (Credentials, bool, error) {
+	if _, err := s.Store.ResourcePolicy.Get(ctx, "default"); err != nil {
+		if err := s.Store.ResourcePolicy.Create().SetID("default").SetTotalResourceSlots(map[string]float64{}).
+			OnConflictColumns("name").Ignore().Exec(ctx); err != nil {
+			return Credentials{}, false, fmt.Errorf("create default policy: %w", err)
+		}
+	}
+	admin, err := s.Store.User.Query().Where(user.RoleEQ(user.RoleSuperadmin)).First(ctx)
+	created := false
+	if err != nil {
+		admin, err = s.Store.User.Create().SetEmail("admin@localhost").SetUsername("admin").SetRole(user.RoleSuperadmin).Save(ctx)
+		if err != nil {
+			return Credentials{}, false, fmt.Errorf("create superadmin: %w", err)
+		}
+	}
+	kp, err := s.Store.KeyPair.Query().Where(keypair.HasUserWith(user.IDEQ(admin.ID)), keypair.IsActive(true)).First(ctx)
+	if err != nil {
+		kp, err = s.Store.KeyPair.Create().SetID(auth.NewAccessKey()).SetSecretKey(auth.NewSecretKey()).
+			SetIsAdmin(true).SetUser(admin).Save(ctx)
+		if err != nil {
+			return Credentials{}, false, fmt.Errorf("create superadmin keypair: %w", err)
+		}
+		created = true
+	}
+	return Credentials{Endpoint: s.URL(), AccessKey: kp.ID, SecretKey: kp.SecretKey}, created, nil
+}
+
+// LoadOrCreateSecret reads a secret from path, creating a random one
+// (owner-only permissions) when the file does not exist.
+func LoadOrCreateSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return "", err
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	sec := hex.EncodeToString(buf)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(sec+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return sec, nil
+}

@@ -1,0 +1,245 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"baigo.dev/bai/common/aproto"
+	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/resource"
+	"baigo.dev/bai/common/types"
+	"baigo.dev/bai/ent"
+	"baigo.dev/bai/ent/agent"
+	"baigo.dev/bai/ent/kernel"
+	"baigo.dev/bai/ent/session"
+)
+
+// The agent registry lives here because what it decides (an agent is lost,
+// a kernel vanished) is a session transition.
+
+// Heartbeat records an agent's heartbeat. The first heartbeat after the
+// agent (or this manager) started reconciles the agent's kernels against
+// the database: sessions whose kernel vanished turn ERROR, kernels nobody
+// wants any more are returned as orphans for the agent to remove.
+func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.HeartbeatReply, error) {
+	if hb.AgentID == "" || hb.Addr == "" {
+		return nil, fmt.Errorf("heartbeat needs agentId and addr: %w", errInvalid)
+	}
+	names := make([]string, 0, len(hb.Images))
+	for _, im := range hb.Images {
+		names = append(names, im.Name)
+	}
+	sort.Strings(names)
+	now := time.Now()
+	prev, err := s.st.Agent.Get(ctx, hb.AgentID)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	wasAlive := prev != nil && prev.Status == agent.StatusALIVE
+	err = s.st.Agent.Create().SetID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").
+		SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
+		SetAvailableSlots(hb.Capacity).SetImages(names).SetLastHeartbeat(now).
+		OnConflictColumns(agent.FieldID).
+		Update(func(u *ent.AgentUpsert) {
+			u.SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").SetRegion(hb.Region).
+				SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).SetAvailableSlots(hb.Capacity).
+				SetImages(names).SetLastHeartbeat(now)
+		}).Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("record heartbeat: %w", err)
+	}
+	if err := s.syncImages(ctx, hb.Images); err != nil {
+		s.log.Warn("record images", "agent_id", hb.AgentID, "err", err)
+	}
+	s.seenMu.Lock()
+	seen := s.seen[hb.AgentID]
+	s.seen[hb.AgentID] = true
+	s.seenMu.Unlock()
+	reply := &aproto.HeartbeatReply{}
+	if hb.First || !seen || !wasAlive {
+		reply.Orphans, err = s.reconcile(ctx, hb)
+		if err != nil {
+			return nil, err
+		}
+		s.log.Info("agent registered", "agent_id", hb.AgentID, "addr", hb.Addr, "kernels", len(hb.Kernels), "orphans", len(reply.Orphans))
+	}
+	if !wasAlive {
+		s.Kick()
+	}
+	return reply, nil
+}
+
+var errInvalid = fmt.Errorf("bad heartbeat: %w", errdefsInvalid)
+
+// syncImages upserts the images an agent reports when they changed.
+func (s *Service) syncImages(ctx context.Context, imgs []aproto.Image) error {
+	h := sha256.New()
+	for _, im := range imgs {
+		fmt.Fprintf(h, "%s|%s|%s\n", im.Name, im.Ref, im.ID)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	s.imgMu.Lock()
+	if s.imgHash == nil {
+		s.imgHash = map[string]bool{}
+	}
+	known := s.imgHash[sum]
+	s.imgMu.Unlock()
+	if known {
+		return nil
+	}
+	for _, im := range imgs {
+		l := im.Labels
+		minRes := resource.Slots{}
+		if v, err := strconv.ParseFloat(l[types.LabelMinCPU], 64); err == nil {
+			minRes[resource.CPU] = v
+		}
+		if v, err := resource.ParseBytes(l[types.LabelMinMem]); err == nil && l[types.LabelMinMem] != "" {
+			minRes[resource.Mem] = float64(v)
+		}
+		aliases := imageAliases(im.Name)
+		err := s.st.Image.Create().SetID(im.Name).SetRef(im.Ref).SetRuntimeType(l[types.LabelRuntimeType]).
+			SetRuntimePath(l[types.LabelRuntimePath]).SetLabels(l).SetAliases(aliases).SetMinResources(minRes).SetSize(im.Size).
+			OnConflictColumns("name").UpdateNewValues().Exec(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	s.imgMu.Lock()
+	s.imgHash[sum] = true
+	s.imgMu.Unlock()
+	s.invalidateImages()
+	return nil
+}
+
+// imageAliases gives "python:3.11-debian" the aliases "python" and
+// "python3.11" so clients may name just the language.
+func imageAliases(name string) []string {
+	repo, tag, _ := strings.Cut(name, ":")
+	out := []string{repo}
+	if v, _, _ := strings.Cut(tag, "-"); v != "" {
+		out = append(out, repo+v)
+		if major, _, ok := strings.Cut(v, "."); ok && repo == "python" {
+			out = append(out, repo+major)
+		}
+	}
+	return out
+}
+
+func (s *Service) reconcile(ctx context.Context, hb aproto.Heartbeat) ([]string, error) {
+	reported := map[string]aproto.KernelState{}
+	for _, k := range hb.Kernels {
+		reported[k.KernelID] = k
+	}
+	live, err := s.st.Session.Query().Where(session.AgentIDEQ(hb.AgentID), session.StatusIn(aliveStatuses...)).WithKernels().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wanted := map[string]bool{}
+	for _, sess := range live {
+		for _, k := range sess.Edges.Kernels {
+			st, ok := reported[k.ID.String()]
+			switch types.SessionStatus(sess.Status) {
+			case types.StatusScheduled, types.StatusPreparing, types.StatusPending:
+				// Possibly being started right now by this manager; a start
+				// older than its deadline is stale.
+				if time.Since(sess.StatusChanged) < 3*time.Minute {
+					wanted[k.ID.String()] = true
+					continue
+				}
+				s.finish(ctx, sess.ID, types.StatusError, "kernel start was interrupted (agent or manager restarted)")
+			case types.StatusTerminating:
+				s.finish(ctx, sess.ID, types.StatusTerminated, "user-requested")
+			default:
+				if ok && st.Running {
+					wanted[k.ID.String()] = true
+					if k.AgentAddr != hb.Addr {
+						_ = s.st.Kernel.UpdateOneID(k.ID).SetAgentAddr(hb.Addr).Exec(ctx)
+					}
+					continue
+				}
+				s.finish(ctx, sess.ID, types.StatusError, "kernel container was gone when its agent reported in")
+			}
+		}
+	}
+	var orphans []string
+	for id := range reported {
+		if !wanted[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	sort.Strings(orphans)
+	return orphans, nil
+}
+
+// KernelDied handles an agent's report that a kernel's container died
+// without being asked to.
+func (s *Service) KernelDied(ctx context.Context, ev aproto.KernelEvent) error {
+	id, err := uuid.Parse(ev.KernelID)
+	if err != nil {
+		return fmt.Errorf("kernel id %q: %w", ev.KernelID, errdefsInvalid)
+	}
+	sess, err := s.st.Session.Query().Where(session.HasKernelsWith(kernel.IDEQ(id))).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch types.SessionStatus(sess.Status) {
+	case types.StatusRunning, types.StatusPreparing, types.StatusScheduled:
+	default:
+		return nil // being restarted or destroyed: expected
+	}
+	reason := ev.Reason
+	if reason == "" {
+		reason = fmt.Sprintf("kernel container exited with code %d", ev.ExitCode)
+	}
+	if s.finish(ctx, sess.ID, types.StatusError, reason) {
+		s.log.Warn("kernel died", "session_id", sess.ID, "kernel_id", id, "reason", reason)
+	}
+	return nil
+}
+
+// WatchAgents marks agents LOST when their heartbeats stop, and turns their
+// sessions to ERROR. Agents get a grace period after this manager starts.
+func (s *Service) WatchAgents(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-s.cfg.AgentTimeout)
+		if s.start.After(cutoff) {
+			continue
+		}
+		lost, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE), agent.LastHeartbeatLT(cutoff)).All(ctx)
+		if err != nil {
+			continue
+		}
+		for _, a := range lost {
+			n, err := s.st.Agent.Update().Where(agent.IDEQ(a.ID), agent.StatusEQ(agent.StatusALIVE), agent.LastHeartbeatLT(cutoff)).
+				SetStatus(agent.StatusLOST).SetStatusInfo("no heartbeat for " + s.cfg.AgentTimeout.String()).Save(ctx)
+			if err != nil || n == 0 {
+				continue
+			}
+			s.log.Warn("agent lost", "agent_id", a.ID, "last_heartbeat", a.LastHeartbeat)
+			sess, _ := s.st.Session.Query().Where(session.AgentIDEQ(a.ID), session.StatusIn(aliveStatuses...)).IDs(ctx)
+			for _, id := range sess {
+				s.finish(ctx, id, types.StatusError, "agent "+a.ID+" lost (no heartbeat)")
+			}
+		}
+	}
+}
+
+var errdefsInvalid = errdefs.ErrInvalidArgument

@@ -1,0 +1,487 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"baigo.dev/bai/backend/agentrpc"
+	"baigo.dev/bai/backend/events"
+	"baigo.dev/bai/common/apitypes"
+	"baigo.dev/bai/common/aproto"
+	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/resource"
+	"baigo.dev/bai/common/types"
+	"baigo.dev/bai/ent"
+	"baigo.dev/bai/ent/agent"
+	"baigo.dev/bai/ent/session"
+)
+
+// Default slots of a session that asks for none (raised to the image's
+// minimum).
+var defaultSlots = resource.Slots{resource.CPU: 1, resource.Mem: 512 << 20}
+
+func requestedSlots(req apitypes.CreateSession, img *ent.Image) (resource.Slots, error) {
+	want := resource.Slots{}.Add(defaultSlots)
+	if c := req.Config; c != nil {
+		if c.InstanceCores != nil {
+			v, err := resource.ParseValue(resource.CPU, c.InstanceCores)
+			if err != nil {
+				return nil, fmt.Errorf("config.instanceCores: %w", err)
+			}
+			want[resource.CPU] = v
+		}
+		if c.InstanceMemory != nil {
+			v, err := resource.ParseValue(resource.Mem, c.InstanceMemory)
+			if err != nil {
+				return nil, fmt.Errorf("config.instanceMemory: %w", err)
+			}
+			if f, ok := c.InstanceMemory.(float64); ok && f < 1<<20 {
+				v = f * (1 << 30) // old clients send GiB as a plain number
+			}
+			want[resource.Mem] = v
+		}
+		if c.InstanceGPUs != nil {
+			v, err := resource.ParseValue(resource.CUDADevice, c.InstanceGPUs)
+			if err != nil {
+				return nil, fmt.Errorf("config.instanceGPUs: %w", err)
+			}
+			if v > 0 {
+				want[resource.CUDADevice] = v
+			}
+		}
+		for k, raw := range c.Resources {
+			v, err := resource.ParseValue(k, raw)
+			if err != nil {
+				return nil, fmt.Errorf("config.resources: %w", err)
+			}
+			want[k] = v
+		}
+	}
+	if want[resource.CPU] <= 0 {
+		return nil, fmt.Errorf("config.resources.cpu must be positive: %w", errdefs.ErrInvalidArgument)
+	}
+	if img != nil {
+		for k, min := range img.MinResources {
+			if want[k] < min {
+				want[k] = min
+			}
+		}
+	}
+	return want, nil
+}
+
+// Create creates a session, or returns the owner's live session of the same
+// name when reuse is allowed. It waits until the session runs (or fails, or
+// the wait ends) unless EnqueueOnly is set.
+func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSession) (*apitypes.CreateSessionResult, error) {
+	name := req.Name
+	if name == "" {
+		name = req.ClientSessionToken
+	}
+	if name == "" {
+		name = newName()
+	}
+	if !NameOK(name) {
+		return nil, fmt.Errorf("field \"name\": %q must be 4 to 64 characters of letters, digits, '_', '-' and '.', starting and ending with a letter or digit: %w", name, errdefs.ErrInvalidArgument)
+	}
+	imgName := req.Image
+	if imgName == "" {
+		imgName = req.Lang
+	}
+	if imgName == "" {
+		return nil, fmt.Errorf("field \"image\" (or \"lang\") is required: %w", errdefs.ErrInvalidArgument)
+	}
+	if req.Type != "" && req.Type != "interactive" && req.Type != "batch" {
+		return nil, fmt.Errorf("field \"type\" must be \"interactive\" or \"batch\", not %q: %w", req.Type, errdefs.ErrInvalidArgument)
+	}
+	img, avail, err := s.ImageByName(ctx, imgName)
+	if err != nil {
+		return nil, err
+	}
+	if img == nil {
+		return nil, unknownImage(imgName, avail)
+	}
+	slots, err := requestedSlots(req, img)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCapacity(ctx, slots); err != nil {
+		return nil, err
+	}
+	reuse := req.ReuseIfExists == nil || *req.ReuseIfExists
+	if existing, err := s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner.AccessKey), session.AliveNameEQ(name)).Only(ctx); err == nil {
+		if !reuse {
+			return nil, fmt.Errorf("session %q already exists: %w", name, errdefs.ErrConflict)
+		}
+		if existing.Image != img.ID {
+			return nil, fmt.Errorf("session %q already exists with image %s: %w", name, existing.Image, errdefs.ErrConflict)
+		}
+		return s.result(existing, false), nil
+	}
+	if err := s.checkPolicy(ctx, owner); err != nil {
+		return nil, err
+	}
+
+	sid := uuid.New()
+	wait := s.cfg.CreateWait
+	if req.MaxWaitSeconds > 0 {
+		wait = time.Duration(req.MaxWaitSeconds) * time.Second
+	}
+	// Subscribe before the session exists so no event can be missed.
+	evs, cancel := s.bus.Subscribe(func(e events.Event) bool { return e.SessionID == sid.String() })
+	defer cancel()
+
+	var sess *ent.Session
+	err = s.st.Tx(ctx, func(tx *ent.Tx) error {
+		typ := req.Type
+		if typ == "" {
+			typ = "interactive"
+		}
+		environ := map[string]string{}
+		network := req.Network
+		if req.Config != nil {
+			for k, v := range req.Config.Environ {
+				environ[k] = v
+			}
+		}
+		c := tx.Session.Create().SetID(sid).SetName(name).SetAliveName(name).
+			SetOwnerAccessKey(owner.AccessKey).SetImage(img.ID).SetType(typ).
+			SetRequestedSlots(slots).SetEnviron(environ).SetNetwork(network)
+		if owner.Domain != "" {
+			c.SetDomainName(owner.Domain)
+		}
+		if req.Group != "" {
+			c.SetGroupName(req.Group)
+		}
+		if req.Tag != nil {
+			c.SetTag(*req.Tag)
+		}
+		if req.Config != nil && req.Config.ScalingGroup != "" {
+			c.SetScalingGroup(req.Config.ScalingGroup)
+		}
+		var err error
+		sess, err = c.Save(ctx)
+		if err != nil {
+			return err
+		}
+		return tx.Kernel.Create().SetSession(sess).SetImage(img.ID).SetSlots(slots).Exec(ctx)
+	})
+	if ent.IsConstraintError(err) {
+		// Lost a race with a create of the same name: reuse theirs.
+		if existing, err2 := s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner.AccessKey), session.AliveNameEQ(name)).Only(ctx); err2 == nil && reuse {
+			return s.result(existing, false), nil
+		}
+		return nil, fmt.Errorf("session %q already exists: %w", name, errdefs.ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	s.publish(sess, events.SessionEnqueued, string(types.StatusPending), "")
+	s.Kick()
+	if req.EnqueueOnly {
+		return s.result(sess, true), nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case e := <-evs:
+			st := types.SessionStatus(e.Status)
+			if st == types.StatusRunning || st.Final() {
+				fresh, err := s.st.Session.Get(context.WithoutCancel(ctx), sid)
+				if err != nil {
+					return nil, err
+				}
+				return s.result(fresh, true), nil
+			}
+		case <-timer.C:
+			fresh, err := s.st.Session.Get(ctx, sid)
+			if err != nil {
+				return nil, err
+			}
+			return s.result(fresh, true), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *Service) result(sess *ent.Session, created bool) *apitypes.CreateSessionResult {
+	return &apitypes.CreateSessionResult{
+		SessionID: sess.ID.String(), KernelID: sess.ID.String(), SessionName: sess.Name,
+		Status: sess.Status, StatusInfo: sess.StatusInfo, ServicePorts: []apitypes.ServicePort{}, Created: created,
+	}
+}
+
+// checkCapacity refuses a request no alive agent could ever hold.
+func (s *Service) checkCapacity(ctx context.Context, want resource.Slots) error {
+	ags, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE)).All(ctx)
+	if err != nil || len(ags) == 0 {
+		return err // no agent yet: the session waits in PENDING
+	}
+	var lastSlot string
+	for _, a := range ags {
+		ok, slot := resource.Fits(want, a.AvailableSlots)
+		if ok {
+			return nil
+		}
+		lastSlot = slot
+	}
+	return fmt.Errorf("no agent can ever hold %s=%s (the largest request that fits: see GET /agents): %w",
+		lastSlot, resource.Slots{lastSlot: want[lastSlot]}.ToJSON()[lastSlot], errdefs.ErrQuotaExceeded)
+}
+
+// checkPolicy enforces the keypair's resource policy on session count.
+func (s *Service) checkPolicy(ctx context.Context, owner Owner) error {
+	kp, err := s.st.KeyPair.Get(ctx, owner.AccessKey)
+	if err != nil {
+		return nil // a superadmin acting for an unknown key is refused elsewhere
+	}
+	pol, err := s.st.ResourcePolicy.Get(ctx, kp.ResourcePolicy)
+	if err != nil {
+		return nil
+	}
+	if pol.MaxConcurrentSessions > 0 {
+		n, err := s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner.AccessKey), session.StatusIn(aliveStatuses...)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= pol.MaxConcurrentSessions {
+			return fmt.Errorf("keypair resource policy %q allows at most %d concurrent sessions (max_concurrent_sessions); destroy one first: %w",
+				pol.ID, pol.MaxConcurrentSessions, errdefs.ErrQuotaExceeded)
+		}
+	}
+	return nil
+}
+
+// Info describes a session.
+func (s *Service) Info(ctx context.Context, owner, nameOrID string) (*apitypes.SessionInfo, error) {
+	sess, err := s.Find(ctx, owner, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	return s.info(sess), nil
+}
+
+func (s *Service) info(sess *ent.Session) *apitypes.SessionInfo {
+	end := time.Now()
+	if sess.TerminatedAt != nil {
+		end = *sess.TerminatedAt
+	}
+	occ := resource.Slots{}
+	if types.SessionStatus(sess.Status) == types.StatusRunning || sess.Status == string(types.StatusRestarting) {
+		occ = sess.RequestedSlots
+	}
+	return &apitypes.SessionInfo{
+		SessionID: sess.ID.String(), SessionName: sess.Name, Domain: sess.DomainName, Group: sess.GroupName,
+		OwnerAccessKey: sess.OwnerAccessKey, Image: sess.Image, Lang: sess.Image, Type: sess.Type,
+		Status: sess.Status, StatusInfo: sess.StatusInfo, Agent: sess.AgentID,
+		ResourceSlots: resource.Slots(sess.RequestedSlots).ToJSON(), OccupiedSlots: occ.ToJSON(),
+		Created: sess.CreatedAt, Terminated: sess.TerminatedAt, Age: end.Sub(sess.CreatedAt).Seconds(),
+		ExecutionCount: sess.NumQueries, LastStat: sess.LastStat,
+	}
+}
+
+// List lists the owner's sessions that are not yet destroyed (live ones and
+// ERROR ones awaiting removal), newest first.
+func (s *Service) List(ctx context.Context, owner string) ([]apitypes.SessionInfo, error) {
+	rows, err := s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner),
+		session.StatusNotIn(string(types.StatusTerminated), string(types.StatusCancelled))).
+		Order(ent.Desc(session.FieldCreatedAt)).Limit(1000).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apitypes.SessionInfo, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *s.info(r))
+	}
+	return out, nil
+}
+
+// Destroy terminates a session and returns its last statistics. An ERROR
+// session is cleaned up and marked TERMINATED.
+func (s *Service) Destroy(ctx context.Context, owner, nameOrID string, forced bool) (map[string]any, error) {
+	sess, err := s.Find(ctx, owner, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	st := types.SessionStatus(sess.Status)
+	switch st {
+	case types.StatusTerminated, types.StatusCancelled:
+		return nil, fmt.Errorf("session %q was already %s: %w", sess.Name, st, errdefs.ErrNotFound)
+	case types.StatusPending:
+		if s.finish(ctx, sess.ID, types.StatusCancelled, "user-requested") {
+			return map[string]any{}, nil
+		}
+		return s.Destroy(ctx, owner, sess.ID.String(), forced) // it moved on meanwhile
+	case types.StatusError:
+		s.removeKernel(ctx, sess)
+		now := time.Now()
+		_ = s.st.Session.UpdateOneID(sess.ID).SetStatus(string(types.StatusTerminated)).SetStatusChanged(now).Exec(ctx)
+		return map[string]any{}, nil
+	}
+	if st != types.StatusTerminating {
+		n, err := s.st.Session.Update().Where(session.IDEQ(sess.ID), session.StatusEQ(sess.Status)).
+			SetStatus(string(types.StatusTerminating)).SetStatusChanged(time.Now()).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return s.Destroy(ctx, owner, sess.ID.String(), forced)
+		}
+	}
+	stats := map[string]any{}
+	if len(sess.Edges.Kernels) > 0 && sess.Edges.Kernels[0].AgentAddr != "" {
+		k := sess.Edges.Kernels[0]
+		res, err := s.rpc.DestroyKernel(ctx, k.AgentAddr, k.ID.String())
+		switch {
+		case err == nil:
+			if res.Stats != nil {
+				stats = res.Stats
+			}
+		case agentrpcGone(err):
+		case forced:
+			s.log.Warn("forced destroy: agent did not confirm", "session_id", sess.ID, "err", err)
+		default:
+			// Put it back so nothing is half-done; the caller may retry or force.
+			_ = s.st.Session.Update().Where(session.IDEQ(sess.ID), session.StatusEQ(string(types.StatusTerminating))).
+				SetStatus(sess.Status).Exec(ctx)
+			return nil, fmt.Errorf("destroy session %q: %w (retry, or use ?forced=true)", sess.Name, err)
+		}
+	}
+	if len(stats) > 0 {
+		_ = s.st.Session.UpdateOneID(sess.ID).SetLastStat(stats).Exec(ctx)
+	}
+	s.finish(ctx, sess.ID, types.StatusTerminated, "user-requested")
+	return stats, nil
+}
+
+func (s *Service) removeKernel(ctx context.Context, sess *ent.Session) {
+	for _, k := range sess.Edges.Kernels {
+		if k.AgentAddr != "" {
+			if _, err := s.rpc.DestroyKernel(ctx, k.AgentAddr, k.ID.String()); err != nil && !agentrpcGone(err) {
+				s.log.Warn("clean up kernel", "kernel_id", k.ID, "err", err)
+			}
+		}
+	}
+}
+
+// Restart restarts the session's kernel: state is lost, files are kept.
+func (s *Service) Restart(ctx context.Context, owner, nameOrID string) error {
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err != nil {
+		return err
+	}
+	n, err := s.st.Session.Update().Where(session.IDEQ(sess.ID), session.StatusEQ(string(types.StatusRunning))).
+		SetStatus(string(types.StatusRestarting)).SetStatusChanged(time.Now()).Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("session %q changed state meanwhile: %w", sess.Name, errdefs.ErrConflict)
+	}
+	if err := s.rpc.RestartKernel(ctx, k.AgentAddr, k.ID.String()); err != nil {
+		s.finish(ctx, sess.ID, types.StatusError, "restart failed: "+err.Error())
+		return fmt.Errorf("restart session %q: %w", sess.Name, err)
+	}
+	_ = s.st.Session.Update().Where(session.IDEQ(sess.ID), session.StatusEQ(string(types.StatusRestarting))).
+		SetStatus(string(types.StatusRunning)).SetStatusChanged(time.Now()).Exec(ctx)
+	s.publish(sess, events.SessionRestarted, string(types.StatusRunning), "")
+	return nil
+}
+
+var execModes = map[string]bool{"query": true, "batch": true, "continue": true, "input": true}
+
+// Execute runs code or continues a run, holding the request until the run
+// finishes, asks for input, or the flush timeout passes.
+func (s *Service) Execute(ctx context.Context, owner, nameOrID string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
+	if req.Mode == "" {
+		req.Mode = "query"
+	}
+	if !execModes[req.Mode] {
+		return nil, fmt.Errorf("field \"mode\" must be one of query, batch, continue, input (got %q): %w", req.Mode, errdefs.ErrInvalidArgument)
+	}
+	if req.Options != nil && len(req.Options) > 0 && string(req.Options) != "null" {
+		var m map[string]any
+		if err := json.Unmarshal(req.Options, &m); err != nil {
+			return nil, fmt.Errorf("field \"options\" must be an object: %w", errdefs.ErrInvalidArgument)
+		}
+	}
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	if req.RunID == "" {
+		if req.Mode == "continue" || req.Mode == "input" {
+			return nil, fmt.Errorf("field \"runId\" is required for mode %q: %w", req.Mode, errdefs.ErrInvalidArgument)
+		}
+		req.RunID = uuid.NewString()[:8]
+	}
+	res, err := s.rpc.Execute(ctx, k.AgentAddr, k.ID.String(), aproto.Execute{
+		RunID: req.RunID, Mode: req.Mode, Code: req.Code, Options: req.Options, FlushTimeout: s.cfg.FlushTimeout,
+	})
+	if err != nil {
+		return nil, s.kernelGone(ctx, sess, err)
+	}
+	if req.Mode == "query" || req.Mode == "batch" {
+		go func(id uuid.UUID) { // bookkeeping off the hot path
+			_ = s.st.Session.UpdateOneID(id).AddNumQueries(1).Exec(context.Background())
+		}(sess.ID)
+	}
+	out := &apitypes.ExecuteResult{RunID: res.RunID, Status: res.Status, ExitCode: res.ExitCode,
+		Options: res.Options, Files: res.Files, Console: res.Console}
+	if out.RunID == "" {
+		out.RunID = req.RunID
+	}
+	if out.Console == nil {
+		out.Console = [][2]any{}
+	}
+	if out.Files == nil {
+		out.Files = []any{}
+	}
+	if out.Options == nil {
+		out.Options = map[string]any{}
+	}
+	return out, nil
+}
+
+// Interrupt interrupts the running code.
+func (s *Service) Interrupt(ctx context.Context, owner, nameOrID string) error {
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err != nil {
+		return err
+	}
+	return s.kernelGone(ctx, sess, s.rpc.Interrupt(ctx, k.AgentAddr, k.ID.String()))
+}
+
+// Complete asks the kernel for completions.
+func (s *Service) Complete(ctx context.Context, owner, nameOrID string, req apitypes.Complete) ([]any, error) {
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.rpc.Complete(ctx, k.AgentAddr, k.ID.String(), aproto.Complete{Code: req.Code, Options: req.Options})
+	if err != nil {
+		return nil, s.kernelGone(ctx, sess, err)
+	}
+	if res.Result == nil {
+		res.Result = []any{}
+	}
+	return res.Result, nil
+}
+
+// Logs returns the kernel container's logs.
+func (s *Service) Logs(ctx context.Context, owner, nameOrID string) (string, error) {
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err != nil {
+		return "", err
+	}
+	logs, err := s.rpc.Logs(ctx, k.AgentAddr, k.ID.String())
+	return logs, s.kernelGone(ctx, sess, err)
+}
+
+func agentrpcGone(err error) bool { return agentrpc.IsGone(err) }

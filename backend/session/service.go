@@ -1,0 +1,378 @@
+// Package session is the manager's session service: it creates sessions,
+// drives them through their lifecycle, relays execution to the agents, and
+// reconciles what the database says with what agents report.
+//
+//	PENDING ─dispatch─▶ SCHEDULED ─▶ PREPARING ─agent ready─▶ RUNNING ─▶ TERMINATING ─▶ TERMINATED
+//	   │                                 │                      │  ▲
+//	   └─destroy─▶ CANCELLED             └─fail─▶ ERROR ◀─died──┘  └─ RESTARTING
+//
+// Every transition is a conditional update (WHERE status = expected), so a
+// racing destroy, crash report or restart can never resurrect a session or
+// free its resources twice. Agent occupancy is derived from the live
+// sessions placed on an agent, never stored, so it cannot drift.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"baigo.dev/bai/backend/agentrpc"
+	"baigo.dev/bai/backend/config"
+	"baigo.dev/bai/backend/events"
+	"baigo.dev/bai/backend/scheduler"
+	"baigo.dev/bai/backend/store"
+	"baigo.dev/bai/common/aproto"
+	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/resource"
+	"baigo.dev/bai/common/types"
+	"baigo.dev/bai/ent"
+	"baigo.dev/bai/ent/agent"
+	"baigo.dev/bai/ent/kernel"
+	"baigo.dev/bai/ent/session"
+)
+
+// Owner identifies the keypair a request acts for.
+type Owner struct {
+	AccessKey string
+	Domain    string
+	Group     string
+}
+
+// Service is the session service.
+type Service struct {
+	st    *store.Store
+	rpc   *agentrpc.Client
+	bus   *events.Bus
+	log   *slog.Logger
+	cfg   config.Config
+	wake  chan struct{}
+	start time.Time
+
+	imgMu    sync.Mutex
+	imgCache []*ent.Image
+	imgAt    time.Time
+	imgHash  map[string]bool
+
+	seenMu sync.Mutex
+	seen   map[string]bool // agents reconciled since this manager started
+}
+
+// New returns a session service.
+func New(st *store.Store, rpc *agentrpc.Client, bus *events.Bus, cfg config.Config, log *slog.Logger) *Service {
+	return &Service{st: st, rpc: rpc, bus: bus, cfg: cfg, log: log, wake: make(chan struct{}, 1), start: time.Now(), seen: map[string]bool{}}
+}
+
+var (
+	aliveStatuses = []string{
+		string(types.StatusPending), string(types.StatusScheduled), string(types.StatusPreparing),
+		string(types.StatusPulling), string(types.StatusRunning), string(types.StatusRestarting),
+		string(types.StatusTerminating),
+	}
+	nameRE = regexp.MustCompile(`^\w[\w.-]*\w$`)
+)
+
+func newName() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "sess-" + hex.EncodeToString(b)
+}
+
+// Kick wakes the dispatcher.
+func (s *Service) Kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches pending sessions until ctx ends. It wakes on Kick (a new
+// session, freed capacity, a new agent) and, as a safety net, every few
+// seconds.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if err := s.dispatch(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("dispatch", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// occupancy sums the slots of live sessions per agent.
+func (s *Service) occupancy(ctx context.Context) (map[string]resource.Slots, error) {
+	rows, err := s.st.Session.Query().
+		Where(session.StatusIn(aliveStatuses...), session.AgentIDNEQ("")).
+		Select(session.FieldAgentID, session.FieldRequestedSlots).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	occ := map[string]resource.Slots{}
+	for _, r := range rows {
+		occ[r.AgentID] = occ[r.AgentID].Add(r.RequestedSlots)
+	}
+	return occ, nil
+}
+
+func (s *Service) dispatch(ctx context.Context) error {
+	pend, err := s.st.Session.Query().Where(session.StatusEQ(string(types.StatusPending))).
+		Order(ent.Asc(session.FieldCreatedAt)).Limit(1000).All(ctx)
+	if err != nil || len(pend) == 0 {
+		return err
+	}
+	ags, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE)).All(ctx)
+	if err != nil {
+		return err
+	}
+	occ, err := s.occupancy(ctx)
+	if err != nil {
+		return err
+	}
+	snap := make([]scheduler.Agent, 0, len(ags))
+	addr := map[string]string{}
+	for _, a := range ags {
+		imgs := append([]string(nil), a.Images...)
+		sort.Strings(imgs)
+		snap = append(snap, scheduler.Agent{ID: a.ID, ScalingGroup: a.ScalingGroup, Available: a.AvailableSlots, Occupied: occ[a.ID], Images: imgs})
+		addr[a.ID] = a.Addr
+	}
+	ps := make([]scheduler.Pending, 0, len(pend))
+	byID := map[string]*ent.Session{}
+	for _, p := range pend {
+		ps = append(ps, scheduler.Pending{SessionID: p.ID.String(), ScalingGroup: p.ScalingGroup, Image: p.Image, Requested: p.RequestedSlots})
+		byID[p.ID.String()] = p
+	}
+	for _, pl := range scheduler.Plan(ps, snap) {
+		sess := byID[pl.SessionID]
+		n, err := s.st.Session.Update().
+			Where(session.IDEQ(sess.ID), session.StatusEQ(string(types.StatusPending))).
+			SetStatus(string(types.StatusScheduled)).SetAgentID(pl.AgentID).
+			SetOccupiedSlots(sess.RequestedSlots).SetStatusChanged(time.Now()).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			continue // destroyed or taken meanwhile
+		}
+		s.publish(sess, events.SessionScheduled, string(types.StatusScheduled), "")
+		go s.startKernel(context.WithoutCancel(ctx), sess.ID, pl.AgentID, addr[pl.AgentID])
+	}
+	return nil
+}
+
+func (s *Service) publish(sess *ent.Session, name, status, reason string) {
+	s.bus.Publish(events.Event{Name: name, SessionID: sess.ID.String(), SessionName: sess.Name,
+		OwnerAccessKey: sess.OwnerAccessKey, Status: status, Reason: reason})
+}
+
+// startKernel asks the agent to start the session's kernel.
+func (s *Service) startKernel(ctx context.Context, id uuid.UUID, agentID, addr string) {
+	sess, err := s.st.Session.Query().Where(session.IDEQ(id)).WithKernels().Only(ctx)
+	if err != nil {
+		s.log.Error("load scheduled session", "session_id", id, "err", err)
+		return
+	}
+	n, err := s.st.Session.Update().Where(session.IDEQ(id), session.StatusEQ(string(types.StatusScheduled))).
+		SetStatus(string(types.StatusPreparing)).SetStatusChanged(time.Now()).Save(ctx)
+	if err != nil || n == 0 {
+		return
+	}
+	s.publish(sess, events.SessionPreparing, string(types.StatusPreparing), "")
+	k := sess.Edges.Kernels[0]
+	img, _ := s.st.Image.Get(ctx, sess.Image)
+	req := aproto.CreateKernel{
+		KernelID: k.ID.String(), SessionID: id.String(), SessionName: sess.Name,
+		OwnerAccessKey: sess.OwnerAccessKey, Image: sess.Image,
+		Resources: sess.RequestedSlots, Environ: sess.Environ, Network: sess.Network,
+	}
+	if img != nil {
+		req.Image, req.RuntimeType, req.RuntimePath = img.Ref, img.RuntimeType, img.RuntimePath
+	}
+	_ = s.st.Kernel.UpdateOneID(k.ID).SetAgentID(agentID).SetAgentAddr(addr).SetStatus(string(types.StatusPreparing)).Exec(ctx)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	info, err := s.rpc.CreateKernel(cctx, addr, req)
+	cancel()
+	if err != nil {
+		s.log.Warn("kernel start failed", "session_id", id, "agent_id", agentID, "err", err)
+		s.finish(ctx, id, types.StatusError, "kernel start failed: "+err.Error())
+		return
+	}
+	err = s.st.Tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.Session.Update().Where(session.IDEQ(id), session.StatusEQ(string(types.StatusPreparing))).
+			SetStatus(string(types.StatusRunning)).SetStatusChanged(time.Now()).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errdefs.ErrConflict
+		}
+		return tx.Kernel.UpdateOneID(k.ID).SetContainerID(info.ContainerID).SetStatus(string(types.StatusRunning)).Exec(ctx)
+	})
+	if err != nil {
+		// Destroyed while starting: do not leave the container behind.
+		s.log.Info("session ended while its kernel started; removing it", "session_id", id)
+		_, _ = s.rpc.DestroyKernel(ctx, addr, k.ID.String())
+		return
+	}
+	s.publish(sess, events.SessionStarted, string(types.StatusRunning), "")
+}
+
+// finish moves a live session to a final status. It is a no-op when the
+// session is already final, so racing reports are harmless.
+func (s *Service) finish(ctx context.Context, id uuid.UUID, st types.SessionStatus, reason string) bool {
+	now := time.Now()
+	var sess *ent.Session
+	err := s.st.Tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.Session.Update().Where(session.IDEQ(id), session.StatusIn(aliveStatuses...)).
+			SetStatus(string(st)).SetStatusInfo(reason).SetStatusChanged(now).
+			ClearAliveName().SetTerminatedAt(now).Save(ctx)
+		if err != nil || n == 0 {
+			return errors.Join(err, errdefs.ErrConflict)
+		}
+		if err := tx.Kernel.Update().Where(kernel.HasSessionWith(session.IDEQ(id))).
+			SetStatus(string(st)).SetStatusInfo(reason).SetTerminatedAt(now).Exec(ctx); err != nil {
+			return err
+		}
+		sess, err = tx.Session.Get(ctx, id)
+		return err
+	})
+	if err != nil {
+		return false
+	}
+	name := events.SessionTerminated
+	switch st {
+	case types.StatusError:
+		name = events.SessionFailure
+	case types.StatusCancelled:
+		name = events.SessionCancelled
+	}
+	s.publish(sess, name, string(st), reason)
+	s.Kick() // capacity freed
+	return true
+}
+
+// NameOK reports whether a session name is acceptable.
+func NameOK(n string) bool { return len(n) >= 4 && len(n) <= 64 && nameRE.MatchString(n) }
+
+// Find resolves a session by UUID or name for owner: the live session with
+// that name, else the most recent ended one (so callers can say why it ended).
+func (s *Service) Find(ctx context.Context, owner string, nameOrID string) (*ent.Session, error) {
+	q := s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner))
+	if id, err := uuid.Parse(nameOrID); err == nil {
+		sess, err := q.Where(session.IDEQ(id)).WithKernels().Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, fmt.Errorf("session %q: %w", nameOrID, errdefs.ErrNotFound)
+		}
+		return sess, err
+	}
+	sess, err := q.Where(session.AliveNameEQ(nameOrID)).WithKernels().Only(ctx)
+	if err == nil {
+		return sess, nil
+	}
+	if !ent.IsNotFound(err) {
+		return nil, err
+	}
+	sess, err = s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner), session.NameEQ(nameOrID)).
+		Order(ent.Desc(session.FieldCreatedAt)).WithKernels().First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, fmt.Errorf("session %q: %w", nameOrID, errdefs.ErrNotFound)
+	}
+	return sess, err
+}
+
+// running resolves a session that must be RUNNING and its kernel.
+func (s *Service) running(ctx context.Context, owner, nameOrID string) (*ent.Session, *ent.Kernel, error) {
+	sess, err := s.Find(ctx, owner, nameOrID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.Status != string(types.StatusRunning) || len(sess.Edges.Kernels) == 0 {
+		why := ""
+		if sess.StatusInfo != "" {
+			why = " (" + sess.StatusInfo + ")"
+		}
+		hint := "wait until it is RUNNING"
+		if types.SessionStatus(sess.Status).Final() {
+			hint = "create a new session"
+		}
+		return nil, nil, fmt.Errorf("session %q is %s%s; %s: %w", sess.Name, sess.Status, why, hint, errdefs.ErrConflict)
+	}
+	return sess, sess.Edges.Kernels[0], nil
+}
+
+// kernelGone turns a session whose kernel vanished into ERROR.
+func (s *Service) kernelGone(ctx context.Context, sess *ent.Session, err error) error {
+	if agentrpc.IsGone(err) {
+		s.finish(ctx, sess.ID, types.StatusError, "kernel container is gone")
+		return fmt.Errorf("session %q lost its kernel container; create a new session: %w", sess.Name, errdefs.ErrConflict)
+	}
+	return err
+}
+
+// ImageByName resolves a canonical name, a docker reference or an alias.
+func (s *Service) ImageByName(ctx context.Context, name string) (*ent.Image, []string, error) {
+	imgs, err := s.Images(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	for _, im := range imgs {
+		names = append(names, im.ID)
+		if im.ID == name || im.Ref == name {
+			return im, nil, nil
+		}
+		for _, a := range im.Aliases {
+			if a == name {
+				return im, nil, nil
+			}
+		}
+	}
+	return nil, names, nil
+}
+
+// Images lists the known images (cached for a second: they change only
+// with agents' heartbeats).
+func (s *Service) Images(ctx context.Context) ([]*ent.Image, error) {
+	s.imgMu.Lock()
+	defer s.imgMu.Unlock()
+	if s.imgCache != nil && time.Since(s.imgAt) < time.Second {
+		return s.imgCache, nil
+	}
+	imgs, err := s.st.Image.Query().Order(ent.Asc("name")).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.imgCache, s.imgAt = imgs, time.Now()
+	return imgs, nil
+}
+
+func (s *Service) invalidateImages() {
+	s.imgMu.Lock()
+	s.imgCache = nil
+	s.imgMu.Unlock()
+}
+
+// ErrorReason renders why a request for a missing image failed.
+func unknownImage(name string, avail []string) error {
+	list := "none (build them with `make images`)"
+	if len(avail) > 0 {
+		list = strings.Join(avail, ", ")
+	}
+	return fmt.Errorf("unknown image %q; available images: %s: %w", name, list, errdefs.ErrInvalidArgument)
+}
