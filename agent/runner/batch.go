@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"baigo.dev/bai/common/kproto"
+	"golang.org/x/sys/unix"
+)
+
+// shellRun runs one batch step (clean, build or exec) as `/bin/sh -c` in the
+// work directory, streaming its output. It is language independent: drivers
+// only choose the default commands.
+type shellRun struct {
+	mu  sync.Mutex
+	pid int
+}
+
+// interrupt kills the step's whole process group.
+func (s *shellRun) interrupt() error {
+	s.mu.Lock()
+	pid := s.pid
+	s.mu.Unlock()
+	return signalGroup(pid, syscall.SIGKILL)
+}
+
+// run executes command and returns its exit code. Standard input is
+// /dev/null.
+func (s *shellRun) run(ctx context.Context, cfg Config, command string, out Output) (int, error) {
+	stdout, err := newRawPipe()
+	if err != nil {
+		return 1, err
+	}
+	defer stdout.close()
+	stderr, err := newRawPipe()
+	if err != nil {
+		return 1, err
+	}
+	defer stderr.close()
+	wk, err := newWaker()
+	if err != nil {
+		return 1, err
+	}
+	defer wk.close()
+
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Dir = cfg.WorkDir
+	cmd.Env = cfg.Env
+	cmd.Stdout = stdout.w
+	cmd.Stderr = stderr.w
+	cmd.SysProcAttr = groupAttr()
+	if err := cmd.Start(); err != nil {
+		return 127, fmt.Errorf("start %q: %w", command, err)
+	}
+	stdout.closeWrite()
+	stderr.closeWrite()
+	s.mu.Lock()
+	s.pid = cmd.Process.Pid
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { _ = s.interrupt() })
+	defer stop()
+
+	waited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		s.mu.Lock()
+		s.pid = 0
+		s.mu.Unlock()
+		wk.wake() // before the send: whoever receives may close the waker
+		waited <- err
+	}()
+
+	streams := []*utf8Stream{{op: kproto.OpStdout}, {op: kproto.OpStderr}}
+	fds := []unix.PollFd{
+		{Fd: int32(stdout.r), Events: unix.POLLIN},
+		{Fd: int32(stderr.r), Events: unix.POLLIN},
+		{Fd: int32(wk.r), Events: unix.POLLIN},
+	}
+	buf := make([]byte, 32<<10)
+	drain := func(i int) {
+		if fds[i].Fd < 0 {
+			return
+		}
+		eof, _ := readAvailable(int(fds[i].Fd), buf, func(p []byte) { streams[i].feed(out, p) })
+		if eof {
+			fds[i].Fd = -1
+		}
+	}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			_ = s.interrupt()
+			<-waited
+			return 1, fmt.Errorf("poll: %w", err)
+		}
+		if fds[2].Revents != 0 {
+			// The process is gone: take what it left in the pipes. Output
+			// of background children that outlive it is not waited for.
+			drain(0)
+			drain(1)
+			break
+		}
+		for i := 0; i < 2; i++ {
+			if fds[i].Revents != 0 {
+				drain(i)
+			}
+		}
+	}
+	for _, st := range streams {
+		st.flush(out)
+	}
+	waitErr := <-waited
+	return exitCode(cmd.ProcessState, waitErr), nil
+}

@@ -1,0 +1,133 @@
+package runner_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"baigo.dev/bai/common/kproto"
+)
+
+// buildRunner builds cmd/bai-runner the way the Makefile does.
+func buildRunner(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "bai-runner")
+	cmd := exec.Command("go", "build", "-o", bin, "baigo.dev/bai/cmd/bai-runner")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func vmRSSKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// TestBinaryMemoryAndSIGTERM runs the static binary as a container would,
+// reports its idle resident set and checks a clean exit on SIGTERM.
+func TestBinaryMemoryAndSIGTERM(t *testing.T) {
+	needPython(t)
+	bin := buildRunner(t)
+	dir := shortTempDir(t)
+	work := t.TempDir()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		kproto.EnvIPCDir+"="+dir, kproto.EnvRuntimeType+"=python",
+		kproto.EnvRuntimePath+"=python3", kproto.EnvWorkDir+"="+work)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	a := dialAgent(t, dir)
+	a.expect(kproto.OpReady)
+	r := a.code("import os; print(os.getpid()); print(os.getcwd())")
+	lines := strings.Fields(r.stdout)
+	if len(lines) != 2 || lines[1] != work {
+		t.Fatalf("%+v", r)
+	}
+	pyPID, _ := strconv.Atoi(lines[0])
+	for i := 0; i < 50; i++ {
+		a.code("print(1)")
+	}
+	rss := vmRSSKiB(t, cmd.Process.Pid)
+	t.Logf("bai-runner idle VmRSS after 52 runs: %d KiB (%.1f MiB)", rss, float64(rss)/1024)
+	if rss > 10*1024 {
+		t.Errorf("runner RSS %d KiB is over the 10 MiB budget", rss)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("runner did not exit on SIGTERM")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Kill(pyPID, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("python %d still alive after the runner exited", pyPID)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// TestPrintRoundTrip measures what the agent measures: send `print(1)`,
+// receive stdout and finished.
+func TestPrintRoundTrip(t *testing.T) {
+	_, a := connect(t)
+	const n = 300
+	d := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		r := a.code("print(1)")
+		d = append(d, time.Since(start))
+		if r.stdout != "1\n" {
+			t.Fatalf("%+v", r)
+		}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	t.Logf("print(1) round trip through zmq over %d runs: min %v, median %v, p90 %v, max %v", n, d[0], d[n/2], d[n*9/10], d[n-1])
+}
+
+func BenchmarkPrintRoundTrip(b *testing.B) {
+	_, a := connect(b)
+	for b.Loop() {
+		a.send(kproto.OpCode, "print(1)")
+		a.collect(kproto.OpFinished, nil)
+	}
+}
