@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	client "baigo.dev/bai/clients/go"
+	"baigo.dev/bai/common/apitypes"
+	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/types"
+)
+
+// cleanupTimeout bounds the interrupt and destroy calls made after the run.
+const cleanupTimeout = 30 * time.Second
+
+type runFlags struct {
+	code string
+	keep bool
+	name string
+	env  []string
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run LANG_OR_IMAGE [FILE...]",
+		Short: "Run code in a new session and print its output",
+		Long: `Run code in a new session and print its output.
+
+The code comes from -c or from local files (their content is sent as code;
+"-" reads stdin). The session is created from the image or alias
+(python, c, ...), the code runs in query mode with its output streamed as it
+arrives, and the session is destroyed afterwards unless --keep is given.
+When the program reads input, a line is read from stdin. The command exits
+with the program's exit code.`,
+		Example: `  bai run python -c 'print(1+1)'
+  bai run python script.py
+  bai run --keep --name mysess python -c 'x = 1'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.run(cmd.Context(), args[0], args[1:], f)
+		},
+	}
+	cmd.Flags().StringVarP(&f.code, "code", "c", "", "code to run")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the session after the run")
+	cmd.Flags().StringVar(&f.name, "name", "", "session name (default: a generated one)")
+	cmd.Flags().StringArrayVarP(&f.env, "env", "e", nil, "environment variable K=V for the session (repeatable)")
+	return cmd
+}
+
+// codes gathers the code to run: -c, or the content of each file.
+func (a *app) codes(files []string, f runFlags) ([]string, error) {
+	if f.code != "" && len(files) > 0 {
+		return nil, fmt.Errorf("give either -c CODE or FILE, not both: %w", errdefs.ErrInvalidArgument)
+	}
+	if f.code != "" {
+		return []string{f.code}, nil
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("nothing to run: give code with -c CODE or a FILE: %w", errdefs.ErrInvalidArgument)
+	}
+	var out []string
+	for _, name := range files {
+		var data []byte
+		var err error
+		if name == "-" {
+			data, err = io.ReadAll(a.reader())
+		} else {
+			data, err = os.ReadFile(name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		out = append(out, string(data))
+	}
+	return out, nil
+}
+
+func (a *app) run(parent context.Context, image string, files []string, f runFlags) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	codes, err := a.codes(files, f)
+	if err != nil {
+		return a.fail(err)
+	}
+	environ := map[string]string{}
+	for _, kv := range f.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return a.fail(fmt.Errorf("--env %q must look like KEY=VALUE: %w", kv, errdefs.ErrInvalidArgument))
+		}
+		environ[k] = v
+	}
+	c, err := a.client()
+	if err != nil {
+		return a.fail(err)
+	}
+	name := f.name
+	if name == "" {
+		name = "run-" + client.NewRunID()
+	}
+
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	req := apitypes.CreateSession{Image: image, Name: name, Type: "interactive"}
+	if len(environ) > 0 {
+		req.Config = &apitypes.CreateConfig{Environ: environ}
+	}
+	created, err := c.CreateSession(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			stop() // a second Ctrl-C now kills the process
+			return a.interrupted(parent, c, "", false)
+		}
+		return a.fail(err)
+	}
+	if created.SessionName != "" {
+		name = created.SessionName
+	}
+	// Only a session this run created is destroyed; a reused one was kept
+	// by someone on purpose.
+	destroy := created.Created && !f.keep
+
+	h := &streamHandler{a: a}
+	code, runErr := a.runAll(ctx, c, name, created.Status, codes, h)
+	h.endLine()
+	if ctx.Err() != nil {
+		stop() // a second Ctrl-C now kills the process
+		return a.interrupted(parent, c, name, destroy)
+	}
+	if destroy {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(parent), cleanupTimeout)
+		if _, err := c.DestroySession(cctx, name, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			fmt.Fprintf(a.stderr, "bai: %s\n", Describe(err))
+		}
+		cancel()
+	} else if f.keep {
+		fmt.Fprintf(a.stderr, "bai: session %s kept; remove it with `bai session rm %s`\n", name, name)
+	}
+	var te *client.ExecTimeoutError
+	switch {
+	case errors.As(runErr, &te):
+		fmt.Fprintln(a.stderr, "bai: the run exceeded the session's execution time limit")
+		return &ExitError{Code: ExitTimeout, Err: runErr}
+	case runErr != nil:
+		return a.fail(runErr)
+	case code != 0:
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// runAll waits for the session to run, then runs each code in turn,
+// stopping at the first non-zero exit code.
+func (a *app) runAll(ctx context.Context, c *client.Client, name, status string, codes []string, h *streamHandler) (int, error) {
+	if err := waitRunning(ctx, c, name, status); err != nil {
+		return -1, err
+	}
+	for _, code := range codes {
+		exit, err := c.RunCode(ctx, name, client.ModeQuery, code, nil, h)
+		if err != nil || exit != 0 {
+			return exit, err
+		}
+	}
+	return 0, nil
+}
+
+// waitRunning polls the session until it is RUNNING or has failed.
+func waitRunning(ctx context.Context, c *client.Client, name, status string) error {
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		switch types.SessionStatus(status) {
+		case types.StatusRunning, "":
+			return nil
+		case types.StatusError, types.StatusCancelled, types.StatusTerminated, types.StatusTerminating:
+			return fmt.Errorf("session %s is %s: %w", name, status, errdefs.ErrUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		info, err := c.GetSession(ctx, name)
+		if err != nil {
+			return err
+		}
+		status = info.Status
+		if types.SessionStatus(status).Final() && info.StatusInfo != "" {
+			return fmt.Errorf("session %s is %s (%s): %w", name, status, info.StatusInfo, errdefs.ErrUnavailable)
+		}
+	}
+}
+
+// interrupted cleans up after Ctrl-C: interrupt the code, then destroy the
+// session when this run owns it.
+func (a *app) interrupted(parent context.Context, c *client.Client, name string, destroy bool) error {
+	fmt.Fprintln(a.stderr, "bai: interrupted")
+	if name != "" {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), cleanupTimeout)
+		defer cancel()
+		if err := c.Interrupt(ctx, name); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			fmt.Fprintf(a.stderr, "bai: %s\n", Describe(err))
+		}
+		if destroy {
+			if _, err := c.DestroySession(ctx, name, false); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				fmt.Fprintf(a.stderr, "bai: %s\n", Describe(err))
+			}
+		}
+	}
+	return &ExitError{Code: ExitInterrupted, Err: context.Canceled}
+}
+
+// streamHandler prints console items as they arrive and answers input
+// requests from stdin.
+type streamHandler struct {
+	a *app
+	// open is true when the last text printed did not end a line.
+	open bool
+}
+
+// endLine ends an unfinished output line (on stderr, so stdout stays the
+// program's own) before the CLI prints its notes.
+func (h *streamHandler) endLine() {
+	if h.open {
+		fmt.Fprintln(h.a.stderr)
+		h.open = false
+	}
+}
+
+func (h *streamHandler) OnConsole(it client.ConsoleItem) {
+	switch it.Type {
+	case "stdout", "stderr":
+		w := h.a.stdout
+		if it.Type == "stderr" {
+			w = h.a.stderr
+		}
+		if it.Text != "" {
+			io.WriteString(w, it.Text)
+			h.open = !strings.HasSuffix(it.Text, "\n")
+		}
+		return
+	}
+	h.endLine()
+	switch it.Type {
+	case "media":
+		fmt.Fprintf(h.a.stderr, "[media %s, %d bytes]\n", it.MIME, len(it.Text))
+	case "html":
+		fmt.Fprintf(h.a.stderr, "[html, %d bytes]\n", len(it.Text))
+	case "log":
+		level := ""
+		if d, ok := it.Raw.([]any); ok && len(d) > 0 {
+			level, _ = d[0].(string)
+		}
+		fmt.Fprintf(h.a.stderr, "[log %s] %s\n", level, it.Text)
+	}
+}
+
+func (h *streamHandler) OnInput(ctx context.Context, req client.InputRequest) (string, error) {
+	h.open = false // the user's Enter ends the prompt's line
+	type answer struct {
+		line string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		line, err := h.a.readLine(req.IsPassword)
+		ch <- answer{line, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case ans := <-ch:
+		return ans.line, ans.err
+	}
+}
