@@ -1,0 +1,236 @@
+// Package agent is the compute-host half of the system: one agent runs on
+// every host, registers it with the manager by heartbeats, runs kernels in
+// containers on the manager's orders, and reports the kernels that die on
+// their own. This package wires the parts: config, the container runtime,
+// the kernel manager and the control server.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"baigo.dev/bai/agent/config"
+	"baigo.dev/bai/agent/kernel"
+	"baigo.dev/bai/agent/resources"
+	"baigo.dev/bai/agent/runtime"
+	"baigo.dev/bai/agent/runtime/docker"
+	"baigo.dev/bai/agent/runtime/process"
+	"baigo.dev/bai/agent/server"
+	"baigo.dev/bai/common/aproto"
+	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/resource"
+)
+
+// Version is the agent version reported in heartbeats.
+const Version = "0.1.0"
+
+// Config configures an agent; see the config package for the fields and
+// their defaults.
+type Config = config.Config
+
+// Agent is one running agent.
+type Agent struct {
+	cfg      Config
+	log      *slog.Logger
+	rt       runtime.Runtime
+	closeRT  func()
+	kernels  *kernel.Manager
+	client   *server.Client
+	ln       net.Listener
+	capacity resource.Slots
+
+	runOnce sync.Once
+	runCtx  context.Context // set when Run starts; ends background work
+	bg      sync.WaitGroup
+}
+
+// New checks cfg, connects to the container runtime and starts listening on
+// the control address (so Addr works at once); Run serves.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ID == "" {
+		id, err := config.LoadOrCreateID(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("agent id: %w", err)
+		}
+		cfg.ID = id
+	}
+	log = log.With("agent_id", cfg.ID)
+	capacity, err := resources.Capacity()
+	if err != nil {
+		return nil, fmt.Errorf("measure capacity: %w", err)
+	}
+	a := &Agent{cfg: cfg, log: log, capacity: capacity, closeRT: func() {}}
+	switch cfg.Runtime {
+	case config.RuntimeDocker:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cli, err := docker.Connect(ctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		a.rt = docker.New(cli, log.With("runtime", "docker"))
+		a.closeRT = func() { _ = cli.Close() }
+	case config.RuntimeProcess:
+		prt := process.New(log.With("runtime", "process"))
+		a.rt = prt
+		a.closeRT = func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = prt.Close(ctx)
+		}
+	}
+	a.client = server.NewClient(cfg.ManagerURL, cfg.ClusterSecret, nil)
+	a.kernels = kernel.New(kernel.Config{
+		AgentID:    cfg.ID,
+		DataDir:    cfg.DataDir,
+		RunnerPath: cfg.RunnerPath,
+		Chown:      cfg.Runtime == config.RuntimeDocker,
+		UID:        cfg.ContainerUID,
+		GID:        cfg.ContainerGID,
+		PidsLimit:  cfg.PidsLimit,
+	}, a.rt, log, a.onDied)
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		a.closeRT()
+		return nil, fmt.Errorf("listen on %s: %v: %w", cfg.ListenAddr, err, errdefs.ErrUnavailable)
+	}
+	a.ln = ln
+	if a.cfg.AdvertiseURL == "" {
+		a.cfg.AdvertiseURL = "http://" + ln.Addr().String()
+	}
+	return a, nil
+}
+
+// ID returns the agent's id.
+func (a *Agent) ID() string { return a.cfg.ID }
+
+// Addr returns the actual control listen address, e.g. 127.0.0.1:6001.
+func (a *Agent) Addr() string { return a.ln.Addr().String() }
+
+// URL returns the control base URL advertised to the manager.
+func (a *Agent) URL() string { return a.cfg.AdvertiseURL }
+
+// Run adopts the kernels a previous agent left, then serves the control API,
+// sends heartbeats and watches container events until ctx is done. Kernel
+// containers are left running when it returns, for the next agent to adopt
+// (except with the process runtime, whose kernels cannot outlive it). Run
+// may be called once.
+func (a *Agent) Run(ctx context.Context) error {
+	err := fmt.Errorf("agent already ran: %w", errdefs.ErrConflict)
+	a.runOnce.Do(func() { err = a.run(ctx) })
+	return err
+}
+
+func (a *Agent) run(ctx context.Context) error {
+	defer a.closeRT()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.runCtx = ctx
+
+	// Watch events before adopting so that no death goes unseen.
+	a.bg.Add(1)
+	go func() { defer a.bg.Done(); a.kernels.WatchEvents(ctx) }()
+	if ids, err := a.kernels.Adopt(ctx); err != nil {
+		a.log.Warn("adopting kernels", "err", err)
+	} else if len(ids) > 0 {
+		a.log.Info("adopted kernels", "count", len(ids))
+	}
+
+	srv := &http.Server{
+		Handler:           server.NewHandler(a.kernels, a.cfg.ClusterSecret, a.log),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(a.ln) }()
+	a.log.Info("agent serving", "addr", a.Addr(), "url", a.cfg.AdvertiseURL, "manager", a.cfg.ManagerURL, "runtime", a.cfg.Runtime)
+
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		server.HeartbeatLoop(ctx, a.client, a.cfg.HeartbeatInterval, a.log, a.heartbeat, a.onReply(ctx))
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("control server: %w", err)
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = srv.Shutdown(sctx)
+	scancel()
+	a.bg.Wait()
+	a.kernels.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	a.log.Info("agent stopped")
+	return err
+}
+
+func (a *Agent) heartbeat(ctx context.Context, first bool) aproto.Heartbeat {
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	images, err := a.rt.Images(ictx)
+	cancel()
+	if err != nil {
+		a.log.Warn("list images", "err", err)
+	}
+	if images == nil {
+		images = []aproto.Image{}
+	}
+	return aproto.Heartbeat{
+		AgentID:      a.cfg.ID,
+		Addr:         a.cfg.AdvertiseURL,
+		Version:      Version,
+		Region:       a.cfg.Region,
+		ScalingGroup: a.cfg.ScalingGroup,
+		Capacity:     a.capacity,
+		Images:       images,
+		Kernels:      a.kernels.States(),
+		First:        first,
+		Time:         time.Now().UTC(),
+	}
+}
+
+// onReply destroys the kernels the manager no longer wants.
+func (a *Agent) onReply(ctx context.Context) func(aproto.HeartbeatReply) {
+	return func(r aproto.HeartbeatReply) {
+		for _, id := range r.Orphans {
+			a.bg.Add(1)
+			go func() {
+				defer a.bg.Done()
+				dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if _, err := a.kernels.Destroy(dctx, id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+					a.log.Warn("destroy orphan kernel", "kernel_id", id, "err", err)
+				} else if err == nil {
+					a.log.Info("destroyed orphan kernel", "kernel_id", id)
+				}
+			}()
+		}
+	}
+}
+
+// onDied pushes a kernel's death to the manager at once.
+func (a *Agent) onDied(ev aproto.KernelEvent) {
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		ctx, cancel := context.WithTimeout(a.runCtx, 30*time.Second)
+		defer cancel()
+		a.client.PushEventRetry(ctx, ev, a.log)
+	}()
+}
