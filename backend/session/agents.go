@@ -44,15 +44,18 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 		return nil, err
 	}
 	wasAlive := prev != nil && prev.Status == agent.StatusALIVE
-	err = s.st.Agent.Create().SetID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").
-		SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
-		SetAvailableSlots(hb.Capacity).SetImages(names).SetLastHeartbeat(now).
-		OnConflictColumns(agent.FieldID).
-		Update(func(u *ent.AgentUpsert) {
-			u.SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").SetRegion(hb.Region).
-				SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).SetAvailableSlots(hb.Capacity).
-				SetImages(names).SetLastHeartbeat(now)
-		}).Exec(ctx)
+	// Create-or-update rather than an upsert: ent's upsert builders do not
+	// encode JSON fields.
+	if prev == nil {
+		err = s.st.Agent.Create().SetID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).
+			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
+			SetAvailableSlots(hb.Capacity).SetImages(names).SetLastHeartbeat(now).Exec(ctx)
+	}
+	if prev != nil || ent.IsConstraintError(err) {
+		err = s.st.Agent.UpdateOneID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").
+			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
+			SetAvailableSlots(hb.Capacity).SetImages(names).SetLastHeartbeat(now).Exec(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record heartbeat: %w", err)
 	}
@@ -107,7 +110,12 @@ func (s *Service) syncImages(ctx context.Context, imgs []aproto.Image) error {
 		aliases := imageAliases(im.Name)
 		err := s.st.Image.Create().SetID(im.Name).SetRef(im.Ref).SetRuntimeType(l[types.LabelRuntimeType]).
 			SetRuntimePath(l[types.LabelRuntimePath]).SetLabels(l).SetAliases(aliases).SetMinResources(minRes).SetSize(im.Size).
-			OnConflictColumns("name").UpdateNewValues().Exec(ctx)
+			Exec(ctx)
+		if ent.IsConstraintError(err) {
+			err = s.st.Image.UpdateOneID(im.Name).SetRef(im.Ref).SetRuntimeType(l[types.LabelRuntimeType]).
+				SetRuntimePath(l[types.LabelRuntimePath]).SetLabels(l).SetAliases(aliases).SetMinResources(minRes).SetSize(im.Size).
+				Exec(ctx)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"baigo.dev/bai/agent"
+	"baigo.dev/bai/backend/config"
+	"baigo.dev/bai/backend/server"
+)
+
+type serverFlags struct {
+	dataDir, listen, db, secretFile string
+}
+
+func (f *serverFlags) add(cmd *cobra.Command, listenDefault string) {
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", envOr("BAI_DATA_DIR", ".data"), "directory for the SQLite database, secrets and kernel scratch space")
+	cmd.Flags().StringVar(&f.listen, "listen", envOr("BAI_LISTEN", listenDefault), "API listen address")
+	cmd.Flags().StringVar(&f.db, "db", os.Getenv("BAI_DATABASE_URL"), "database: a postgres:// URL, or empty for SQLite in the data directory")
+	cmd.Flags().StringVar(&f.secretFile, "cluster-secret-file", os.Getenv("BAI_CLUSTER_SECRET_FILE"), "file holding the secret shared by the manager and its agents (default: DATA_DIR/cluster-secret, created when missing)")
+}
+
+func (f *serverFlags) secret() (string, error) {
+	p := f.secretFile
+	if p == "" {
+		p = filepath.Join(f.dataDir, "cluster-secret")
+	}
+	return server.LoadOrCreateSecret(p)
+}
+
+func startManager(ctx context.Context, f *serverFlags, log *slog.Logger) (*server.Server, error) {
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	sec, err := f.secret()
+	if err != nil {
+		return nil, fmt.Errorf("cluster secret: %w", err)
+	}
+	cfg := config.Config{ListenAddr: f.listen, DatabaseURL: f.db, DataDir: f.dataDir, ClusterSecret: sec, Version: version}
+	return server.New(ctx, cfg, log)
+}
+
+func managerCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "manager",
+		Short: "Run the manager and API gateway",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := newLog()
+			srv, err := startManager(ctx, &f, log)
+			if err != nil {
+				return err
+			}
+			creds, created, err := srv.Bootstrap(ctx)
+			if err != nil {
+				return err
+			}
+			if created {
+				printCredentials(cmd, creds, f.dataDir)
+			}
+			return srv.Run(ctx)
+		},
+	}
+	f.add(cmd, "127.0.0.1:8081")
+	return cmd
+}
+
+type agentFlags struct {
+	listen, manager, runner, runtime, id, sg string
+	heartbeat                                time.Duration
+}
+
+func (a *agentFlags) add(cmd *cobra.Command, withManager bool) {
+	cmd.Flags().StringVar(&a.listen, "agent-listen", envOr("BAI_AGENT_LISTEN", "127.0.0.1:6001"), "agent control listen address (reachable by the manager only)")
+	if withManager {
+		cmd.Flags().StringVar(&a.manager, "manager", envOr("BAI_MANAGER_URL", "http://127.0.0.1:8081"), "manager URL")
+	}
+	cmd.Flags().StringVar(&a.runner, "runner", os.Getenv("BAI_RUNNER"), "path of the static bai-runner binary (default: beside this binary)")
+	cmd.Flags().StringVar(&a.runtime, "runtime", envOr("BAI_RUNTIME", "docker"), "container runtime: docker, or process (no isolation; for tests)")
+	cmd.Flags().StringVar(&a.id, "agent-id", os.Getenv("BAI_AGENT_ID"), "agent id (default: generated once and kept in the data directory)")
+	cmd.Flags().StringVar(&a.sg, "scaling-group", "default", "scaling group of this agent")
+	cmd.Flags().DurationVar(&a.heartbeat, "heartbeat", 3*time.Second, "heartbeat interval")
+}
+
+func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, error) {
+	runner := a.runner
+	if runner == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return agent.Config{}, err
+		}
+		runner = filepath.Join(filepath.Dir(exe), "bai-runner")
+	}
+	abs, err := filepath.Abs(runner)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return agent.Config{}, fmt.Errorf("runner binary %s not found (build it with `make build`, or pass --runner): %w", abs, err)
+	}
+	dd, err := filepath.Abs(dataDir)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	return agent.Config{ID: a.id, ListenAddr: a.listen, ManagerURL: managerURL, ClusterSecret: secret,
+		DataDir: dd, RunnerPath: abs, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg}, nil
+}
+
+func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
+	var f serverFlags
+	var a agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run an agent that hosts kernel containers for a manager",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sec, err := f.secret()
+			if err != nil {
+				return fmt.Errorf("cluster secret: %w", err)
+			}
+			cfg, err := a.config(f.dataDir, a.manager, sec)
+			if err != nil {
+				return err
+			}
+			ag, err := agent.New(cfg, newLog())
+			if err != nil {
+				return err
+			}
+			return ag.Run(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", envOr("BAI_DATA_DIR", ".data/agent"), "directory for kernel scratch space and the agent id")
+	cmd.Flags().StringVar(&f.secretFile, "cluster-secret-file", os.Getenv("BAI_CLUSTER_SECRET_FILE"), "file holding the manager's cluster secret (default: DATA_DIR/cluster-secret)")
+	a.add(cmd, true)
+	return cmd
+}
+
+func devCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
+	var f serverFlags
+	var a agentFlags
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a manager and one agent in one process on embedded defaults (SQLite, local Docker)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := newLog()
+			srv, err := startManager(ctx, &f, log)
+			if err != nil {
+				return err
+			}
+			sec, _ := f.secret()
+			acfg, err := a.config(f.dataDir, srv.URL(), sec)
+			if err != nil {
+				return err
+			}
+			ag, err := agent.New(acfg, log.With("component", "agent"))
+			if err != nil {
+				return err
+			}
+			creds, _, err := srv.Bootstrap(ctx)
+			if err != nil {
+				return err
+			}
+			if err := writeCredentials(f.dataDir, creds); err != nil {
+				return err
+			}
+			printCredentials(cmd, creds, f.dataDir)
+			errc := make(chan error, 2)
+			go func() { errc <- srv.Run(ctx) }()
+			go func() { errc <- ag.Run(ctx) }()
+			err = <-errc
+			if err2 := <-errc; err == nil || errors.Is(err, context.Canceled) {
+				err = err2
+			}
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		},
+	}
+	f.add(cmd, "127.0.0.1:8081")
+	a.add(cmd, false)
+	return cmd
+}
+
+func writeCredentials(dataDir string, c server.Credentials) error {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return os.WriteFile(filepath.Join(dataDir, "credentials.json"), append(b, '\n'), 0o600)
+}
+
+func printCredentials(cmd *cobra.Command, c server.Credentials, dataDir string) {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, `
+bai is up.
+  API endpoint:  %[1]s
+  access key:    %[2]s
+  secret key:    %[3]s
+  (also saved in %[4]s, readable by you only)
+
+Try it from another terminal:
+  export BACKEND_ENDPOINT=%[1]s BACKEND_ACCESS_KEY=%[2]s BACKEND_SECRET_KEY=%[3]s
+  ./bin/bai run python -c 'print(1+1)'
+  ./bin/bai session ls
+  ./bin/bai images
+
+`, c.Endpoint, c.AccessKey, c.SecretKey, filepath.Join(dataDir, "credentials.json"))
+}
