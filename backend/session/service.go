@@ -271,7 +271,8 @@ func (s *Service) finish(ctx context.Context, id uuid.UUID, st types.SessionStat
 func NameOK(n string) bool { return len(n) >= 4 && len(n) <= 64 && nameRE.MatchString(n) }
 
 // Find resolves a session by UUID or name for owner: the live session with
-// that name, else the most recent ended one (so callers can say why it ended).
+// that name, else an ERROR one awaiting removal, else the most recent ended
+// one (so callers can say why it ended).
 func (s *Service) Find(ctx context.Context, owner string, nameOrID string) (*ent.Session, error) {
 	q := s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner))
 	if id, err := uuid.Parse(nameOrID); err == nil {
@@ -288,8 +289,14 @@ func (s *Service) Find(ctx context.Context, owner string, nameOrID string) (*ent
 	if !ent.IsNotFound(err) {
 		return nil, err
 	}
-	sess, err = s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner), session.NameEQ(nameOrID)).
-		Order(ent.Desc(session.FieldCreatedAt)).WithKernels().First(ctx)
+	// No live one: an ERROR session still awaiting removal comes first (so
+	// `rm NAME` cleans it), else the most recent ended one.
+	sess, err = s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner), session.NameEQ(nameOrID),
+		session.StatusEQ(string(types.StatusError))).Order(ent.Desc(session.FieldCreatedAt)).WithKernels().First(ctx)
+	if ent.IsNotFound(err) {
+		sess, err = s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner), session.NameEQ(nameOrID)).
+			Order(ent.Desc(session.FieldCreatedAt)).WithKernels().First(ctx)
+	}
 	if ent.IsNotFound(err) {
 		return nil, fmt.Errorf("session %q: %w", nameOrID, errdefs.ErrNotFound)
 	}
