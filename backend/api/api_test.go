@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"baigo.dev/bai/backend/servertest"
 	"baigo.dev/bai/common/apitypes"
+	"baigo.dev/bai/internal/servertest"
 )
 
 // scenario is one request and what must come back.

@@ -1,4 +1,5 @@
-// Package servertest starts a whole manager in-process for tests: a real
+// Package servertest starts a whole manager in-process for tests (it lives
+// outside backend/ because it also wires an agent, as cmd/bai does): a real
 // database (a fresh SQLite file, or a fresh Postgres database when
 // BAI_TEST_POSTGRES names a cluster), the real HTTP API on a random port,
 // and optionally a real agent using the process runtime with the real
