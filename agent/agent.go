@@ -69,6 +69,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("measure capacity: %w", err)
 	}
+	capacity[resource.CPU] *= cfg.CPUOvercommit
 	a := &Agent{cfg: cfg, log: log, capacity: capacity, closeRT: func() {}}
 	switch cfg.Runtime {
 	case config.RuntimeDocker:

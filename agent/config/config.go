@@ -51,6 +51,10 @@ type Config struct {
 	ContainerUID      int           // default 1000
 	ContainerGID      int           // default 1000
 	PidsLimit         int64         // default 512
+	// CPUOvercommit multiplies the cpu capacity the agent reports. Kernel
+	// cpu limits are CFS quotas, so several kernels may share a core; 1
+	// (the default) never promises more cores than the host has.
+	CPUOvercommit float64
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -75,6 +79,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ContainerGID == 0 {
 		c.ContainerGID = DefaultContainerGID
+	}
+	if c.CPUOvercommit <= 0 {
+		c.CPUOvercommit = 1
 	}
 	if c.PidsLimit == 0 {
 		c.PidsLimit = DefaultPidsLimit

@@ -158,7 +158,17 @@ func (s *Service) dispatch(ctx context.Context) error {
 		ps = append(ps, scheduler.Pending{SessionID: p.ID.String(), ScalingGroup: p.ScalingGroup, Image: p.Image, Requested: p.RequestedSlots})
 		byID[p.ID.String()] = p
 	}
-	for _, pl := range scheduler.Plan(ps, snap) {
+	plan := scheduler.Plan(ps, snap)
+	placed := map[string]bool{}
+	for _, pl := range plan {
+		placed[pl.SessionID] = true
+	}
+	for _, p := range pend {
+		if !placed[p.ID.String()] {
+			s.explainPending(ctx, p, snap)
+		}
+	}
+	for _, pl := range plan {
 		sess := byID[pl.SessionID]
 		n, err := s.st.Session.Update().
 			Where(session.IDEQ(sess.ID), session.StatusEQ(string(types.StatusPending))).
@@ -382,4 +392,33 @@ func unknownImage(name string, avail []string) error {
 		list = strings.Join(avail, ", ")
 	}
 	return fmt.Errorf("unknown image %q; available images: %s: %w", name, list, errdefs.ErrInvalidArgument)
+}
+
+// explainPending records in status_info why a session could not be placed,
+// so `bai session info` and a waiting `bai run` can tell the user.
+func (s *Service) explainPending(ctx context.Context, p *ent.Session, agents []scheduler.Agent) {
+	why := "waiting for resources: no agent is alive"
+	if len(agents) > 0 {
+		why = "waiting for resources: no alive agent has the image " + p.Image
+		for _, a := range agents {
+			if hasImage(a.Images, p.Image) && (p.ScalingGroup == "" || a.ScalingGroup == p.ScalingGroup) {
+				want := resource.Slots(p.RequestedSlots).ToJSON()
+				why = fmt.Sprintf("waiting for resources: no agent has cpu=%s mem=%s free right now", want[resource.CPU], want[resource.Mem])
+				break
+			}
+		}
+	}
+	if p.StatusInfo == why {
+		return
+	}
+	_ = s.st.Session.Update().Where(session.IDEQ(p.ID), session.StatusEQ(string(types.StatusPending))).SetStatusInfo(why).Exec(ctx)
+}
+
+func hasImage(images []string, name string) bool {
+	for _, im := range images {
+		if im == name {
+			return true
+		}
+	}
+	return false
 }

@@ -35,9 +35,11 @@ func IsPostgres(dsn string) bool {
 
 // SQLiteDSN returns the DSN of an SQLite file with the pragmas we rely on:
 // WAL for concurrent readers, a busy timeout instead of instant SQLITE_BUSY,
-// foreign keys on, and NORMAL sync (safe with WAL, much faster than FULL).
+// foreign keys on, NORMAL sync (safe with WAL, much faster than FULL), and
+// times stored as sortable "YYYY-MM-DD HH:MM:SS.fff+00:00" text so that
+// comparisons in SQL (heartbeat timeouts) are correct.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
 }
 
 // Open connects to dsn (a Postgres URL, or an SQLite DSN / file path) and

@@ -164,7 +164,7 @@ func (a *app) run(parent context.Context, image string, files []string, f runFla
 // runAll waits for the session to run, then runs each code in turn,
 // stopping at the first non-zero exit code.
 func (a *app) runAll(ctx context.Context, c *client.Client, name, status string, codes []string, h *streamHandler) (int, error) {
-	if err := waitRunning(ctx, c, name, status); err != nil {
+	if err := waitRunning(ctx, c, name, status, a.stderr); err != nil {
 		return -1, err
 	}
 	for _, code := range codes {
@@ -176,10 +176,12 @@ func (a *app) runAll(ctx context.Context, c *client.Client, name, status string,
 	return 0, nil
 }
 
-// waitRunning polls the session until it is RUNNING or has failed.
-func waitRunning(ctx context.Context, c *client.Client, name, status string) error {
+// waitRunning polls the session until it is RUNNING or has failed, telling
+// the user once why it waits (e.g. no free resources).
+func waitRunning(ctx context.Context, c *client.Client, name, status string, stderr io.Writer) error {
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
+	said := ""
 	for {
 		switch types.SessionStatus(status) {
 		case types.StatusRunning, "":
@@ -197,6 +199,10 @@ func waitRunning(ctx context.Context, c *client.Client, name, status string) err
 			return err
 		}
 		status = info.Status
+		if status == string(types.StatusPending) && info.StatusInfo != "" && info.StatusInfo != said {
+			said = info.StatusInfo
+			fmt.Fprintf(stderr, "bai: session %s is PENDING: %s (Ctrl-C to give up)\n", name, said)
+		}
 		if types.SessionStatus(status).Final() && info.StatusInfo != "" {
 			return fmt.Errorf("session %s is %s (%s): %w", name, status, info.StatusInfo, errdefs.ErrUnavailable)
 		}

@@ -76,9 +76,11 @@ func managerCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command 
 type agentFlags struct {
 	listen, manager, runner, runtime, id, sg string
 	heartbeat                                time.Duration
+	overcommit                               float64
 }
 
-func (a *agentFlags) add(cmd *cobra.Command, withManager bool) {
+func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float64) {
+	cmd.Flags().Float64Var(&a.overcommit, "cpu-overcommit", overcommit, "multiply the cpu capacity offered to sessions (kernel cpu limits are quotas, so sessions can share cores)")
 	cmd.Flags().StringVar(&a.listen, "agent-listen", envOr("BAI_AGENT_LISTEN", "127.0.0.1:6001"), "agent control listen address (reachable by the manager only)")
 	if withManager {
 		cmd.Flags().StringVar(&a.manager, "manager", envOr("BAI_MANAGER_URL", "http://127.0.0.1:8081"), "manager URL")
@@ -111,7 +113,7 @@ func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, e
 		return agent.Config{}, err
 	}
 	return agent.Config{ID: a.id, ListenAddr: a.listen, ManagerURL: managerURL, ClusterSecret: secret,
-		DataDir: dd, RunnerPath: abs, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg}, nil
+		DataDir: dd, RunnerPath: abs, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit}, nil
 }
 
 func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
@@ -138,7 +140,7 @@ func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", envOr("BAI_DATA_DIR", ".data/agent"), "directory for kernel scratch space and the agent id")
 	cmd.Flags().StringVar(&f.secretFile, "cluster-secret-file", os.Getenv("BAI_CLUSTER_SECRET_FILE"), "file holding the manager's cluster secret (default: DATA_DIR/cluster-secret)")
-	a.add(cmd, true)
+	a.add(cmd, true, 1)
 	return cmd
 }
 
@@ -185,7 +187,7 @@ func devCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
 		},
 	}
 	f.add(cmd, "127.0.0.1:8081")
-	a.add(cmd, false)
+	a.add(cmd, false, 4) // a developer machine runs several small sessions at once
 	return cmd
 }
 
