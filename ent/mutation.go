@@ -3535,6 +3535,8 @@ type ResourcePolicyMutation struct {
 	addmax_session_lifetime       *int
 	idle_timeout                  *int
 	addidle_timeout               *int
+	max_exec_seconds              *int
+	addmax_exec_seconds           *int
 	max_vfolder_count             *int
 	addmax_vfolder_count          *int
 	max_vfolder_size              *int64
@@ -3959,6 +3961,62 @@ func (m *ResourcePolicyMutation) ResetIdleTimeout() {
 	m.addidle_timeout = nil
 }
 
+// SetMaxExecSeconds sets the "max_exec_seconds" field.
+func (m *ResourcePolicyMutation) SetMaxExecSeconds(i int) {
+	m.max_exec_seconds = &i
+	m.addmax_exec_seconds = nil
+}
+
+// MaxExecSeconds returns the value of the "max_exec_seconds" field in the mutation.
+func (m *ResourcePolicyMutation) MaxExecSeconds() (r int, exists bool) {
+	v := m.max_exec_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxExecSeconds returns the old "max_exec_seconds" field's value of the ResourcePolicy entity.
+// If the ResourcePolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ResourcePolicyMutation) OldMaxExecSeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxExecSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxExecSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxExecSeconds: %w", err)
+	}
+	return oldValue.MaxExecSeconds, nil
+}
+
+// AddMaxExecSeconds adds i to the "max_exec_seconds" field.
+func (m *ResourcePolicyMutation) AddMaxExecSeconds(i int) {
+	if m.addmax_exec_seconds != nil {
+		*m.addmax_exec_seconds += i
+	} else {
+		m.addmax_exec_seconds = &i
+	}
+}
+
+// AddedMaxExecSeconds returns the value that was added to the "max_exec_seconds" field in this mutation.
+func (m *ResourcePolicyMutation) AddedMaxExecSeconds() (r int, exists bool) {
+	v := m.addmax_exec_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxExecSeconds resets all changes to the "max_exec_seconds" field.
+func (m *ResourcePolicyMutation) ResetMaxExecSeconds() {
+	m.max_exec_seconds = nil
+	m.addmax_exec_seconds = nil
+}
+
 // SetMaxVfolderCount sets the "max_vfolder_count" field.
 func (m *ResourcePolicyMutation) SetMaxVfolderCount(i int) {
 	m.max_vfolder_count = &i
@@ -4141,7 +4199,7 @@ func (m *ResourcePolicyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ResourcePolicyMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.total_resource_slots != nil {
 		fields = append(fields, resourcepolicy.FieldTotalResourceSlots)
 	}
@@ -4159,6 +4217,9 @@ func (m *ResourcePolicyMutation) Fields() []string {
 	}
 	if m.idle_timeout != nil {
 		fields = append(fields, resourcepolicy.FieldIdleTimeout)
+	}
+	if m.max_exec_seconds != nil {
+		fields = append(fields, resourcepolicy.FieldMaxExecSeconds)
 	}
 	if m.max_vfolder_count != nil {
 		fields = append(fields, resourcepolicy.FieldMaxVfolderCount)
@@ -4189,6 +4250,8 @@ func (m *ResourcePolicyMutation) Field(name string) (ent.Value, bool) {
 		return m.MaxSessionLifetime()
 	case resourcepolicy.FieldIdleTimeout:
 		return m.IdleTimeout()
+	case resourcepolicy.FieldMaxExecSeconds:
+		return m.MaxExecSeconds()
 	case resourcepolicy.FieldMaxVfolderCount:
 		return m.MaxVfolderCount()
 	case resourcepolicy.FieldMaxVfolderSize:
@@ -4216,6 +4279,8 @@ func (m *ResourcePolicyMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldMaxSessionLifetime(ctx)
 	case resourcepolicy.FieldIdleTimeout:
 		return m.OldIdleTimeout(ctx)
+	case resourcepolicy.FieldMaxExecSeconds:
+		return m.OldMaxExecSeconds(ctx)
 	case resourcepolicy.FieldMaxVfolderCount:
 		return m.OldMaxVfolderCount(ctx)
 	case resourcepolicy.FieldMaxVfolderSize:
@@ -4273,6 +4338,13 @@ func (m *ResourcePolicyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIdleTimeout(v)
 		return nil
+	case resourcepolicy.FieldMaxExecSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxExecSeconds(v)
+		return nil
 	case resourcepolicy.FieldMaxVfolderCount:
 		v, ok := value.(int)
 		if !ok {
@@ -4314,6 +4386,9 @@ func (m *ResourcePolicyMutation) AddedFields() []string {
 	if m.addidle_timeout != nil {
 		fields = append(fields, resourcepolicy.FieldIdleTimeout)
 	}
+	if m.addmax_exec_seconds != nil {
+		fields = append(fields, resourcepolicy.FieldMaxExecSeconds)
+	}
 	if m.addmax_vfolder_count != nil {
 		fields = append(fields, resourcepolicy.FieldMaxVfolderCount)
 	}
@@ -4336,6 +4411,8 @@ func (m *ResourcePolicyMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedMaxSessionLifetime()
 	case resourcepolicy.FieldIdleTimeout:
 		return m.AddedIdleTimeout()
+	case resourcepolicy.FieldMaxExecSeconds:
+		return m.AddedMaxExecSeconds()
 	case resourcepolicy.FieldMaxVfolderCount:
 		return m.AddedMaxVfolderCount()
 	case resourcepolicy.FieldMaxVfolderSize:
@@ -4376,6 +4453,13 @@ func (m *ResourcePolicyMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddIdleTimeout(v)
+		return nil
+	case resourcepolicy.FieldMaxExecSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxExecSeconds(v)
 		return nil
 	case resourcepolicy.FieldMaxVfolderCount:
 		v, ok := value.(int)
@@ -4444,6 +4528,9 @@ func (m *ResourcePolicyMutation) ResetField(name string) error {
 		return nil
 	case resourcepolicy.FieldIdleTimeout:
 		m.ResetIdleTimeout()
+		return nil
+	case resourcepolicy.FieldMaxExecSeconds:
+		m.ResetMaxExecSeconds()
 		return nil
 	case resourcepolicy.FieldMaxVfolderCount:
 		m.ResetMaxVfolderCount()

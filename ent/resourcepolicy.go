@@ -30,6 +30,8 @@ type ResourcePolicy struct {
 	MaxSessionLifetime int `json:"max_session_lifetime,omitempty"`
 	// seconds; 0 = never
 	IdleTimeout int `json:"idle_timeout,omitempty"`
+	// longest single run in seconds; 0 = unlimited
+	MaxExecSeconds int `json:"max_exec_seconds,omitempty"`
 	// MaxVfolderCount holds the value of the "max_vfolder_count" field.
 	MaxVfolderCount int `json:"max_vfolder_count,omitempty"`
 	// MaxVfolderSize holds the value of the "max_vfolder_size" field.
@@ -46,7 +48,7 @@ func (*ResourcePolicy) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case resourcepolicy.FieldTotalResourceSlots:
 			values[i] = new([]byte)
-		case resourcepolicy.FieldMaxConcurrentSessions, resourcepolicy.FieldMaxContainersPerSession, resourcepolicy.FieldMaxSessionLifetime, resourcepolicy.FieldIdleTimeout, resourcepolicy.FieldMaxVfolderCount, resourcepolicy.FieldMaxVfolderSize:
+		case resourcepolicy.FieldMaxConcurrentSessions, resourcepolicy.FieldMaxContainersPerSession, resourcepolicy.FieldMaxSessionLifetime, resourcepolicy.FieldIdleTimeout, resourcepolicy.FieldMaxExecSeconds, resourcepolicy.FieldMaxVfolderCount, resourcepolicy.FieldMaxVfolderSize:
 			values[i] = new(sql.NullInt64)
 		case resourcepolicy.FieldID, resourcepolicy.FieldDefaultForUnspecified:
 			values[i] = new(sql.NullString)
@@ -110,6 +112,12 @@ func (_m *ResourcePolicy) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field idle_timeout", values[i])
 			} else if value.Valid {
 				_m.IdleTimeout = int(value.Int64)
+			}
+		case resourcepolicy.FieldMaxExecSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field max_exec_seconds", values[i])
+			} else if value.Valid {
+				_m.MaxExecSeconds = int(value.Int64)
 			}
 		case resourcepolicy.FieldMaxVfolderCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -182,6 +190,9 @@ func (_m *ResourcePolicy) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("idle_timeout=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IdleTimeout))
+	builder.WriteString(", ")
+	builder.WriteString("max_exec_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MaxExecSeconds))
 	builder.WriteString(", ")
 	builder.WriteString("max_vfolder_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MaxVfolderCount))

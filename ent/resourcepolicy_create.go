@@ -99,6 +99,20 @@ func (_c *ResourcePolicyCreate) SetNillableIdleTimeout(v *int) *ResourcePolicyCr
 	return _c
 }
 
+// SetMaxExecSeconds sets the "max_exec_seconds" field.
+func (_c *ResourcePolicyCreate) SetMaxExecSeconds(v int) *ResourcePolicyCreate {
+	_c.mutation.SetMaxExecSeconds(v)
+	return _c
+}
+
+// SetNillableMaxExecSeconds sets the "max_exec_seconds" field if the given value is not nil.
+func (_c *ResourcePolicyCreate) SetNillableMaxExecSeconds(v *int) *ResourcePolicyCreate {
+	if v != nil {
+		_c.SetMaxExecSeconds(*v)
+	}
+	return _c
+}
+
 // SetMaxVfolderCount sets the "max_vfolder_count" field.
 func (_c *ResourcePolicyCreate) SetMaxVfolderCount(v int) *ResourcePolicyCreate {
 	_c.mutation.SetMaxVfolderCount(v)
@@ -202,6 +216,10 @@ func (_c *ResourcePolicyCreate) defaults() {
 		v := resourcepolicy.DefaultIdleTimeout
 		_c.mutation.SetIdleTimeout(v)
 	}
+	if _, ok := _c.mutation.MaxExecSeconds(); !ok {
+		v := resourcepolicy.DefaultMaxExecSeconds
+		_c.mutation.SetMaxExecSeconds(v)
+	}
 	if _, ok := _c.mutation.MaxVfolderCount(); !ok {
 		v := resourcepolicy.DefaultMaxVfolderCount
 		_c.mutation.SetMaxVfolderCount(v)
@@ -237,6 +255,9 @@ func (_c *ResourcePolicyCreate) check() error {
 	}
 	if _, ok := _c.mutation.IdleTimeout(); !ok {
 		return &ValidationError{Name: "idle_timeout", err: errors.New(`ent: missing required field "ResourcePolicy.idle_timeout"`)}
+	}
+	if _, ok := _c.mutation.MaxExecSeconds(); !ok {
+		return &ValidationError{Name: "max_exec_seconds", err: errors.New(`ent: missing required field "ResourcePolicy.max_exec_seconds"`)}
 	}
 	if _, ok := _c.mutation.MaxVfolderCount(); !ok {
 		return &ValidationError{Name: "max_vfolder_count", err: errors.New(`ent: missing required field "ResourcePolicy.max_vfolder_count"`)}
@@ -311,6 +332,10 @@ func (_c *ResourcePolicyCreate) createSpec() (*ResourcePolicy, *sqlgraph.CreateS
 	if value, ok := _c.mutation.IdleTimeout(); ok {
 		_spec.SetField(resourcepolicy.FieldIdleTimeout, field.TypeInt, value)
 		_node.IdleTimeout = value
+	}
+	if value, ok := _c.mutation.MaxExecSeconds(); ok {
+		_spec.SetField(resourcepolicy.FieldMaxExecSeconds, field.TypeInt, value)
+		_node.MaxExecSeconds = value
 	}
 	if value, ok := _c.mutation.MaxVfolderCount(); ok {
 		_spec.SetField(resourcepolicy.FieldMaxVfolderCount, field.TypeInt, value)
@@ -475,6 +500,24 @@ func (u *ResourcePolicyUpsert) UpdateIdleTimeout() *ResourcePolicyUpsert {
 // AddIdleTimeout adds v to the "idle_timeout" field.
 func (u *ResourcePolicyUpsert) AddIdleTimeout(v int) *ResourcePolicyUpsert {
 	u.Add(resourcepolicy.FieldIdleTimeout, v)
+	return u
+}
+
+// SetMaxExecSeconds sets the "max_exec_seconds" field.
+func (u *ResourcePolicyUpsert) SetMaxExecSeconds(v int) *ResourcePolicyUpsert {
+	u.Set(resourcepolicy.FieldMaxExecSeconds, v)
+	return u
+}
+
+// UpdateMaxExecSeconds sets the "max_exec_seconds" field to the value that was provided on create.
+func (u *ResourcePolicyUpsert) UpdateMaxExecSeconds() *ResourcePolicyUpsert {
+	u.SetExcluded(resourcepolicy.FieldMaxExecSeconds)
+	return u
+}
+
+// AddMaxExecSeconds adds v to the "max_exec_seconds" field.
+func (u *ResourcePolicyUpsert) AddMaxExecSeconds(v int) *ResourcePolicyUpsert {
+	u.Add(resourcepolicy.FieldMaxExecSeconds, v)
 	return u
 }
 
@@ -681,6 +724,27 @@ func (u *ResourcePolicyUpsertOne) AddIdleTimeout(v int) *ResourcePolicyUpsertOne
 func (u *ResourcePolicyUpsertOne) UpdateIdleTimeout() *ResourcePolicyUpsertOne {
 	return u.Update(func(s *ResourcePolicyUpsert) {
 		s.UpdateIdleTimeout()
+	})
+}
+
+// SetMaxExecSeconds sets the "max_exec_seconds" field.
+func (u *ResourcePolicyUpsertOne) SetMaxExecSeconds(v int) *ResourcePolicyUpsertOne {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.SetMaxExecSeconds(v)
+	})
+}
+
+// AddMaxExecSeconds adds v to the "max_exec_seconds" field.
+func (u *ResourcePolicyUpsertOne) AddMaxExecSeconds(v int) *ResourcePolicyUpsertOne {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.AddMaxExecSeconds(v)
+	})
+}
+
+// UpdateMaxExecSeconds sets the "max_exec_seconds" field to the value that was provided on create.
+func (u *ResourcePolicyUpsertOne) UpdateMaxExecSeconds() *ResourcePolicyUpsertOne {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.UpdateMaxExecSeconds()
 	})
 }
 
@@ -1060,6 +1124,27 @@ func (u *ResourcePolicyUpsertBulk) AddIdleTimeout(v int) *ResourcePolicyUpsertBu
 func (u *ResourcePolicyUpsertBulk) UpdateIdleTimeout() *ResourcePolicyUpsertBulk {
 	return u.Update(func(s *ResourcePolicyUpsert) {
 		s.UpdateIdleTimeout()
+	})
+}
+
+// SetMaxExecSeconds sets the "max_exec_seconds" field.
+func (u *ResourcePolicyUpsertBulk) SetMaxExecSeconds(v int) *ResourcePolicyUpsertBulk {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.SetMaxExecSeconds(v)
+	})
+}
+
+// AddMaxExecSeconds adds v to the "max_exec_seconds" field.
+func (u *ResourcePolicyUpsertBulk) AddMaxExecSeconds(v int) *ResourcePolicyUpsertBulk {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.AddMaxExecSeconds(v)
+	})
+}
+
+// UpdateMaxExecSeconds sets the "max_exec_seconds" field to the value that was provided on create.
+func (u *ResourcePolicyUpsertBulk) UpdateMaxExecSeconds() *ResourcePolicyUpsertBulk {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.UpdateMaxExecSeconds()
 	})
 }
 

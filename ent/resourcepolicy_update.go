@@ -138,6 +138,27 @@ func (_u *ResourcePolicyUpdate) AddIdleTimeout(v int) *ResourcePolicyUpdate {
 	return _u
 }
 
+// SetMaxExecSeconds sets the "max_exec_seconds" field.
+func (_u *ResourcePolicyUpdate) SetMaxExecSeconds(v int) *ResourcePolicyUpdate {
+	_u.mutation.ResetMaxExecSeconds()
+	_u.mutation.SetMaxExecSeconds(v)
+	return _u
+}
+
+// SetNillableMaxExecSeconds sets the "max_exec_seconds" field if the given value is not nil.
+func (_u *ResourcePolicyUpdate) SetNillableMaxExecSeconds(v *int) *ResourcePolicyUpdate {
+	if v != nil {
+		_u.SetMaxExecSeconds(*v)
+	}
+	return _u
+}
+
+// AddMaxExecSeconds adds value to the "max_exec_seconds" field.
+func (_u *ResourcePolicyUpdate) AddMaxExecSeconds(v int) *ResourcePolicyUpdate {
+	_u.mutation.AddMaxExecSeconds(v)
+	return _u
+}
+
 // SetMaxVfolderCount sets the "max_vfolder_count" field.
 func (_u *ResourcePolicyUpdate) SetMaxVfolderCount(v int) *ResourcePolicyUpdate {
 	_u.mutation.ResetMaxVfolderCount()
@@ -272,6 +293,12 @@ func (_u *ResourcePolicyUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if value, ok := _u.mutation.AddedIdleTimeout(); ok {
 		_spec.AddField(resourcepolicy.FieldIdleTimeout, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.MaxExecSeconds(); ok {
+		_spec.SetField(resourcepolicy.FieldMaxExecSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMaxExecSeconds(); ok {
+		_spec.AddField(resourcepolicy.FieldMaxExecSeconds, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.MaxVfolderCount(); ok {
 		_spec.SetField(resourcepolicy.FieldMaxVfolderCount, field.TypeInt, value)
@@ -414,6 +441,27 @@ func (_u *ResourcePolicyUpdateOne) SetNillableIdleTimeout(v *int) *ResourcePolic
 // AddIdleTimeout adds value to the "idle_timeout" field.
 func (_u *ResourcePolicyUpdateOne) AddIdleTimeout(v int) *ResourcePolicyUpdateOne {
 	_u.mutation.AddIdleTimeout(v)
+	return _u
+}
+
+// SetMaxExecSeconds sets the "max_exec_seconds" field.
+func (_u *ResourcePolicyUpdateOne) SetMaxExecSeconds(v int) *ResourcePolicyUpdateOne {
+	_u.mutation.ResetMaxExecSeconds()
+	_u.mutation.SetMaxExecSeconds(v)
+	return _u
+}
+
+// SetNillableMaxExecSeconds sets the "max_exec_seconds" field if the given value is not nil.
+func (_u *ResourcePolicyUpdateOne) SetNillableMaxExecSeconds(v *int) *ResourcePolicyUpdateOne {
+	if v != nil {
+		_u.SetMaxExecSeconds(*v)
+	}
+	return _u
+}
+
+// AddMaxExecSeconds adds value to the "max_exec_seconds" field.
+func (_u *ResourcePolicyUpdateOne) AddMaxExecSeconds(v int) *ResourcePolicyUpdateOne {
+	_u.mutation.AddMaxExecSeconds(v)
 	return _u
 }
 
@@ -581,6 +629,12 @@ func (_u *ResourcePolicyUpdateOne) sqlSave(ctx context.Context) (_node *Resource
 	}
 	if value, ok := _u.mutation.AddedIdleTimeout(); ok {
 		_spec.AddField(resourcepolicy.FieldIdleTimeout, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.MaxExecSeconds(); ok {
+		_spec.SetField(resourcepolicy.FieldMaxExecSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMaxExecSeconds(); ok {
+		_spec.AddField(resourcepolicy.FieldMaxExecSeconds, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.MaxVfolderCount(); ok {
 		_spec.SetField(resourcepolicy.FieldMaxVfolderCount, field.TypeInt, value)

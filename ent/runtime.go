@@ -168,16 +168,20 @@ func init() {
 	resourcepolicyDescIdleTimeout := resourcepolicyFields[6].Descriptor()
 	// resourcepolicy.DefaultIdleTimeout holds the default value on creation for the idle_timeout field.
 	resourcepolicy.DefaultIdleTimeout = resourcepolicyDescIdleTimeout.Default.(int)
+	// resourcepolicyDescMaxExecSeconds is the schema descriptor for max_exec_seconds field.
+	resourcepolicyDescMaxExecSeconds := resourcepolicyFields[7].Descriptor()
+	// resourcepolicy.DefaultMaxExecSeconds holds the default value on creation for the max_exec_seconds field.
+	resourcepolicy.DefaultMaxExecSeconds = resourcepolicyDescMaxExecSeconds.Default.(int)
 	// resourcepolicyDescMaxVfolderCount is the schema descriptor for max_vfolder_count field.
-	resourcepolicyDescMaxVfolderCount := resourcepolicyFields[7].Descriptor()
+	resourcepolicyDescMaxVfolderCount := resourcepolicyFields[8].Descriptor()
 	// resourcepolicy.DefaultMaxVfolderCount holds the default value on creation for the max_vfolder_count field.
 	resourcepolicy.DefaultMaxVfolderCount = resourcepolicyDescMaxVfolderCount.Default.(int)
 	// resourcepolicyDescMaxVfolderSize is the schema descriptor for max_vfolder_size field.
-	resourcepolicyDescMaxVfolderSize := resourcepolicyFields[8].Descriptor()
+	resourcepolicyDescMaxVfolderSize := resourcepolicyFields[9].Descriptor()
 	// resourcepolicy.DefaultMaxVfolderSize holds the default value on creation for the max_vfolder_size field.
 	resourcepolicy.DefaultMaxVfolderSize = resourcepolicyDescMaxVfolderSize.Default.(int64)
 	// resourcepolicyDescCreatedAt is the schema descriptor for created_at field.
-	resourcepolicyDescCreatedAt := resourcepolicyFields[9].Descriptor()
+	resourcepolicyDescCreatedAt := resourcepolicyFields[10].Descriptor()
 	// resourcepolicy.DefaultCreatedAt holds the default value on creation for the created_at field.
 	resourcepolicy.DefaultCreatedAt = resourcepolicyDescCreatedAt.Default.(func() time.Time)
 	// resourcepolicyDescID is the schema descriptor for id field.

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -247,4 +248,38 @@ func TestV4KernelAPI(t *testing.T) {
 		t.Fatalf("v4 destroy: %d %s", r.Status, r.Body)
 	}
 	_ = json.Valid
+}
+
+func TestExecTimeoutCappedByPolicy(t *testing.T) {
+	s := servertest.New(t, servertest.Options{Agent: true})
+	if err := s.Store.ResourcePolicy.UpdateOneID("default").SetMaxExecSeconds(1).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Do("POST", "/session", map[string]any{"image": "python", "name": "slow1"}, nil); r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	start := time.Now()
+	// The request asks for 60 s; the policy allows 1 s.
+	r := s.Do("POST", "/session/slow1", map[string]any{"mode": "query", "runId": "r1", "code": "import time\ntime.sleep(30)", "options": map[string]any{"exec_timeout": 60}}, nil)
+	var res apitypes.ExecuteResponse
+	r.JSON(t, &res)
+	for res.Result.Status == apitypes.RunContinued && time.Since(start) < 20*time.Second {
+		r = s.Do("POST", "/session/slow1", map[string]any{"mode": "continue", "runId": "r1"}, nil)
+		r.JSON(t, &res)
+	}
+	if res.Result.Status != apitypes.RunExecTimeout {
+		t.Fatalf("status %q after %s: %s", res.Result.Status, time.Since(start), r.Body)
+	}
+	// The session stays usable.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.Do("POST", "/session/slow1", map[string]any{"mode": "query", "code": "print('ok')"}, nil)
+		if r.Status == 200 && strings.Contains(string(r.Body), `ok\n`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session unusable after exec-timeout: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -405,15 +405,20 @@ func (s *Service) Execute(ctx context.Context, owner, nameOrID string, req apity
 	if !execModes[req.Mode] {
 		return nil, fmt.Errorf("field \"mode\" must be one of query, batch, continue, input (got %q): %w", req.Mode, errdefs.ErrInvalidArgument)
 	}
-	if req.Options != nil && len(req.Options) > 0 && string(req.Options) != "null" {
-		var m map[string]any
-		if err := json.Unmarshal(req.Options, &m); err != nil {
+	var opts map[string]any
+	if len(req.Options) > 0 && string(req.Options) != "null" {
+		if err := json.Unmarshal(req.Options, &opts); err != nil {
 			return nil, fmt.Errorf("field \"options\" must be an object: %w", errdefs.ErrInvalidArgument)
 		}
 	}
 	sess, k, err := s.running(ctx, owner, nameOrID)
 	if err != nil {
 		return nil, err
+	}
+	if req.Mode == "query" || req.Mode == "batch" {
+		if capped, ok := s.capExecTimeout(ctx, owner, opts); ok {
+			req.Options = capped
+		}
 	}
 	if req.RunID == "" {
 		if req.Mode == "continue" || req.Mode == "input" {
@@ -485,3 +490,51 @@ func (s *Service) Logs(ctx context.Context, owner, nameOrID string) (string, err
 }
 
 func agentrpcGone(err error) bool { return agentrpc.IsGone(err) }
+
+// capExecTimeout applies the owner's policy limit (max_exec_seconds) to a
+// run's options.exec_timeout: a run asks for less or gets the limit. It
+// reports false when nothing changes.
+func (s *Service) capExecTimeout(ctx context.Context, owner string, opts map[string]any) (json.RawMessage, bool) {
+	limit := s.policyExecLimit(ctx, owner)
+	if limit <= 0 {
+		return nil, false
+	}
+	if t, ok := opts["exec_timeout"].(float64); ok && t > 0 && t <= float64(limit) {
+		return nil, false
+	}
+	if opts == nil {
+		opts = map[string]any{}
+	}
+	opts["exec_timeout"] = limit
+	b, err := json.Marshal(opts)
+	return b, err == nil
+}
+
+// policyExecLimit returns the owner's max_exec_seconds, cached briefly
+// because it is read on every execute.
+func (s *Service) policyExecLimit(ctx context.Context, owner string) int {
+	s.polMu.Lock()
+	c, ok := s.polCache[owner]
+	s.polMu.Unlock()
+	if ok && time.Since(c.at) < 10*time.Second {
+		return c.maxExec
+	}
+	limit := 0
+	if kp, err := s.st.KeyPair.Get(ctx, owner); err == nil {
+		if pol, err := s.st.ResourcePolicy.Get(ctx, kp.ResourcePolicy); err == nil {
+			limit = pol.MaxExecSeconds
+		}
+	}
+	s.polMu.Lock()
+	if s.polCache == nil {
+		s.polCache = map[string]policyEntry{}
+	}
+	s.polCache[owner] = policyEntry{maxExec: limit, at: time.Now()}
+	s.polMu.Unlock()
+	return limit
+}
+
+type policyEntry struct {
+	maxExec int
+	at      time.Time
+}

@@ -64,6 +64,9 @@ type Service struct {
 	imgAt    time.Time
 	imgHash  map[string]bool
 
+	polMu    sync.Mutex
+	polCache map[string]policyEntry
+
 	seenMu sync.Mutex
 	seen   map[string]bool // agents reconciled since this manager started
 }

@@ -111,6 +111,7 @@ var (
 		{Name: "max_containers_per_session", Type: field.TypeInt, Default: 1},
 		{Name: "max_session_lifetime", Type: field.TypeInt, Default: 0},
 		{Name: "idle_timeout", Type: field.TypeInt, Default: 0},
+		{Name: "max_exec_seconds", Type: field.TypeInt, Default: 0},
 		{Name: "max_vfolder_count", Type: field.TypeInt, Default: 10},
 		{Name: "max_vfolder_size", Type: field.TypeInt64, Default: 0},
 		{Name: "created_at", Type: field.TypeTime},

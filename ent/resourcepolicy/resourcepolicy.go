@@ -26,6 +26,8 @@ const (
 	FieldMaxSessionLifetime = "max_session_lifetime"
 	// FieldIdleTimeout holds the string denoting the idle_timeout field in the database.
 	FieldIdleTimeout = "idle_timeout"
+	// FieldMaxExecSeconds holds the string denoting the max_exec_seconds field in the database.
+	FieldMaxExecSeconds = "max_exec_seconds"
 	// FieldMaxVfolderCount holds the string denoting the max_vfolder_count field in the database.
 	FieldMaxVfolderCount = "max_vfolder_count"
 	// FieldMaxVfolderSize holds the string denoting the max_vfolder_size field in the database.
@@ -45,6 +47,7 @@ var Columns = []string{
 	FieldMaxContainersPerSession,
 	FieldMaxSessionLifetime,
 	FieldIdleTimeout,
+	FieldMaxExecSeconds,
 	FieldMaxVfolderCount,
 	FieldMaxVfolderSize,
 	FieldCreatedAt,
@@ -69,6 +72,8 @@ var (
 	DefaultMaxSessionLifetime int
 	// DefaultIdleTimeout holds the default value on creation for the "idle_timeout" field.
 	DefaultIdleTimeout int
+	// DefaultMaxExecSeconds holds the default value on creation for the "max_exec_seconds" field.
+	DefaultMaxExecSeconds int
 	// DefaultMaxVfolderCount holds the default value on creation for the "max_vfolder_count" field.
 	DefaultMaxVfolderCount int
 	// DefaultMaxVfolderSize holds the default value on creation for the "max_vfolder_size" field.
@@ -136,6 +141,11 @@ func ByMaxSessionLifetime(opts ...sql.OrderTermOption) OrderOption {
 // ByIdleTimeout orders the results by the idle_timeout field.
 func ByIdleTimeout(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIdleTimeout, opts...).ToFunc()
+}
+
+// ByMaxExecSeconds orders the results by the max_exec_seconds field.
+func ByMaxExecSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMaxExecSeconds, opts...).ToFunc()
 }
 
 // ByMaxVfolderCount orders the results by the max_vfolder_count field.

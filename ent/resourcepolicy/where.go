@@ -84,6 +84,11 @@ func IdleTimeout(v int) predicate.ResourcePolicy {
 	return predicate.ResourcePolicy(sql.FieldEQ(FieldIdleTimeout, v))
 }
 
+// MaxExecSeconds applies equality check predicate on the "max_exec_seconds" field. It's identical to MaxExecSecondsEQ.
+func MaxExecSeconds(v int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldEQ(FieldMaxExecSeconds, v))
+}
+
 // MaxVfolderCount applies equality check predicate on the "max_vfolder_count" field. It's identical to MaxVfolderCountEQ.
 func MaxVfolderCount(v int) predicate.ResourcePolicy {
 	return predicate.ResourcePolicy(sql.FieldEQ(FieldMaxVfolderCount, v))
@@ -287,6 +292,46 @@ func IdleTimeoutLT(v int) predicate.ResourcePolicy {
 // IdleTimeoutLTE applies the LTE predicate on the "idle_timeout" field.
 func IdleTimeoutLTE(v int) predicate.ResourcePolicy {
 	return predicate.ResourcePolicy(sql.FieldLTE(FieldIdleTimeout, v))
+}
+
+// MaxExecSecondsEQ applies the EQ predicate on the "max_exec_seconds" field.
+func MaxExecSecondsEQ(v int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldEQ(FieldMaxExecSeconds, v))
+}
+
+// MaxExecSecondsNEQ applies the NEQ predicate on the "max_exec_seconds" field.
+func MaxExecSecondsNEQ(v int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldNEQ(FieldMaxExecSeconds, v))
+}
+
+// MaxExecSecondsIn applies the In predicate on the "max_exec_seconds" field.
+func MaxExecSecondsIn(vs ...int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldIn(FieldMaxExecSeconds, vs...))
+}
+
+// MaxExecSecondsNotIn applies the NotIn predicate on the "max_exec_seconds" field.
+func MaxExecSecondsNotIn(vs ...int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldNotIn(FieldMaxExecSeconds, vs...))
+}
+
+// MaxExecSecondsGT applies the GT predicate on the "max_exec_seconds" field.
+func MaxExecSecondsGT(v int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldGT(FieldMaxExecSeconds, v))
+}
+
+// MaxExecSecondsGTE applies the GTE predicate on the "max_exec_seconds" field.
+func MaxExecSecondsGTE(v int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldGTE(FieldMaxExecSeconds, v))
+}
+
+// MaxExecSecondsLT applies the LT predicate on the "max_exec_seconds" field.
+func MaxExecSecondsLT(v int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldLT(FieldMaxExecSeconds, v))
+}
+
+// MaxExecSecondsLTE applies the LTE predicate on the "max_exec_seconds" field.
+func MaxExecSecondsLTE(v int) predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldLTE(FieldMaxExecSeconds, v))
 }
 
 // MaxVfolderCountEQ applies the EQ predicate on the "max_vfolder_count" field.

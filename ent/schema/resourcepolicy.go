@@ -20,6 +20,7 @@ func (ResourcePolicy) Fields() []ent.Field {
 		field.Int("max_containers_per_session").Default(1),
 		field.Int("max_session_lifetime").Default(0).Comment("seconds; 0 = unlimited"),
 		field.Int("idle_timeout").Default(0).Comment("seconds; 0 = never"),
+		field.Int("max_exec_seconds").Default(0).Comment("longest single run in seconds; 0 = unlimited"),
 		field.Int("max_vfolder_count").Default(10),
 		field.Int64("max_vfolder_size").Default(0),
 		field.Time("created_at").Default(time.Now).Immutable(),
