@@ -95,6 +95,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		AgentID:    cfg.ID,
 		DataDir:    cfg.DataDir,
 		RunnerPath: cfg.RunnerPath,
+		LibDir:     cfg.KernelLibDir,
 		Chown:      cfg.Runtime == config.RuntimeDocker,
 		UID:        cfg.ContainerUID,
 		GID:        cfg.ContainerGID,

@@ -44,6 +44,7 @@ type Config struct {
 	ClusterSecret     string        // shared secret, both directions
 	DataDir           string        // kernels' host dirs live in DataDir/kernels/<kernelId>/{ipc,work}
 	RunnerPath        string        // host path of the static bai-runner binary
+	KernelLibDir      string        // host dir mounted read-only at /opt/bai/lib in kernels (libbaihook.so, python/); empty or missing: none
 	Runtime           string        // "docker" (default) or "process"
 	HeartbeatInterval time.Duration // default 3s
 	ScalingGroup      string        // default "default"

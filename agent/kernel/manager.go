@@ -51,6 +51,9 @@ type Config struct {
 	AgentID    string
 	DataDir    string // kernels live in DataDir/kernels/<id>/{ipc,work}
 	RunnerPath string // host path of the runner binary
+	// LibDir is the host directory mounted read-only at /opt/bai/lib in
+	// every kernel (libbaihook.so, python/); empty or missing: none.
+	LibDir string
 	// Chown makes the kernel's ipc and work dirs belong to UID:GID, the user
 	// the runner runs as inside containers.
 	Chown        bool
@@ -129,6 +132,12 @@ func New(cfg Config, rt runtime.Runtime, log *slog.Logger, onDied DiedFunc) *Man
 	}
 	if onDied == nil {
 		onDied = func(aproto.KernelEvent) {}
+	}
+	if cfg.LibDir != "" {
+		if st, err := os.Stat(cfg.LibDir); err != nil || !st.IsDir() {
+			log.Warn("kernel library dir is missing; kernels run without the cpu hook and media support until it is built",
+				"dir", cfg.LibDir)
+		}
 	}
 	return &Manager{cfg: cfg, rt: rt, log: log, onDied: onDied, kernels: map[string]*Kernel{}}
 }
@@ -230,6 +239,8 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 			env[key] = v
 		}
 	}
+	libDir := m.libDir()
+	addKernelEnv(env, libDir, req.RuntimeType, req.Resources[resource.CPU])
 	name := "bai-" + k.id
 	if len(k.id) > 12 {
 		name = "bai-" + k.id[:12]
@@ -245,6 +256,7 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 		},
 		Env:         env,
 		RunnerPath:  m.cfg.RunnerPath,
+		LibDir:      libDir,
 		IPCDir:      dialDir,
 		WorkDir:     workDir,
 		UID:         m.cfg.UID,

@@ -20,6 +20,11 @@ import (
 	"baigo.dev/bai/common/aproto"
 )
 
+// ContainerLibDir is where the kernel-side library directory (Spec.LibDir)
+// appears inside containers. Env values in a Spec may name paths under it;
+// runtimes without mounts rewrite them to the host directory.
+const ContainerLibDir = "/opt/bai/lib"
+
 // Spec describes one kernel container.
 type Spec struct {
 	Name        string            // container name, e.g. bai-0123456789ab
@@ -27,6 +32,7 @@ type Spec struct {
 	Labels      map[string]string // ai.backend.* labels for adoption
 	Env         map[string]string // environment of the runner
 	RunnerPath  string            // host path of the static runner binary
+	LibDir      string            // host dir mounted read-only at ContainerLibDir; empty: none
 	IPCDir      string            // host directory holding the runner's sockets
 	WorkDir     string            // host directory mounted as the user's home
 	UID, GID    int               // user the runner runs as (docker only)

@@ -75,6 +75,7 @@ func managerCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command 
 
 type agentFlags struct {
 	listen, manager, runner, runtime, id, sg string
+	kernelLib                                string
 	heartbeat                                time.Duration
 	overcommit                               float64
 }
@@ -86,6 +87,7 @@ func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float6
 		cmd.Flags().StringVar(&a.manager, "manager", envOr("BAI_MANAGER_URL", "http://127.0.0.1:8081"), "manager URL")
 	}
 	cmd.Flags().StringVar(&a.runner, "runner", os.Getenv("BAI_RUNNER"), "path of the static bai-runner binary (default: beside this binary)")
+	cmd.Flags().StringVar(&a.kernelLib, "kernel-lib", os.Getenv("BAI_KERNEL_LIB"), "directory mounted read-only at /opt/bai/lib in kernels: libbaihook.so and python/ (default: kernel-lib beside this binary; missing: a warning, kernels run without it)")
 	cmd.Flags().StringVar(&a.runtime, "runtime", envOr("BAI_RUNTIME", "docker"), "container runtime: docker, or process (no isolation; for tests)")
 	cmd.Flags().StringVar(&a.id, "agent-id", os.Getenv("BAI_AGENT_ID"), "agent id (default: generated once and kept in the data directory)")
 	cmd.Flags().StringVar(&a.sg, "scaling-group", "default", "scaling group of this agent")
@@ -93,13 +95,22 @@ func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float6
 }
 
 func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, error) {
-	runner := a.runner
-	if runner == "" {
+	runner, kernelLib := a.runner, a.kernelLib
+	if runner == "" || kernelLib == "" {
 		exe, err := os.Executable()
 		if err != nil {
 			return agent.Config{}, err
 		}
-		runner = filepath.Join(filepath.Dir(exe), "bai-runner")
+		if runner == "" {
+			runner = filepath.Join(filepath.Dir(exe), "bai-runner")
+		}
+		if kernelLib == "" {
+			kernelLib = filepath.Join(filepath.Dir(exe), "kernel-lib")
+		}
+	}
+	kernelLib, err := filepath.Abs(kernelLib)
+	if err != nil {
+		return agent.Config{}, err
 	}
 	abs, err := filepath.Abs(runner)
 	if err != nil {
@@ -113,7 +124,7 @@ func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, e
 		return agent.Config{}, err
 	}
 	return agent.Config{ID: a.id, ListenAddr: a.listen, ManagerURL: managerURL, ClusterSecret: secret,
-		DataDir: dd, RunnerPath: abs, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit}, nil
+		DataDir: dd, RunnerPath: abs, KernelLibDir: kernelLib, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit}, nil
 }
 
 func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {

@@ -163,6 +163,9 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 			Memory:   s.Memory,
 		},
 	}
+	if s.LibDir != "" {
+		hc.Binds = append(hc.Binds, s.LibDir+":"+runtime.ContainerLibDir+":ro")
+	}
 	if s.Memory > 0 {
 		hc.Resources.MemorySwap = s.Memory // no swap
 	}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -121,6 +122,9 @@ func (r *Runtime) startLocked(p *proc) error {
 	cmd.Dir = s.WorkDir
 	env := cmd.Environ()
 	for k, v := range s.Env {
+		if s.LibDir != "" { // no mounts here: point at the host dir itself
+			v = strings.ReplaceAll(v, runtime.ContainerLibDir, s.LibDir)
+		}
 		env = append(env, k+"="+v)
 	}
 	env = append(env,

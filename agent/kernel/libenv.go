@@ -1,0 +1,70 @@
+package kernel
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"baigo.dev/bai/agent/runtime"
+)
+
+// Names inside the kernel library directory (Config.LibDir).
+const (
+	hookLib      = "libbaihook.so" // the LD_PRELOAD hook, built from agent/hook
+	pythonLibDir = "python"        // Python packages, bai_media among them
+	mplBackend   = "module://bai_media.mpl_backend"
+)
+
+// unbufferedTypes are the runtime types whose programs use C stdio and need
+// the hook to flush their prompts before they read stdin.
+var unbufferedTypes = map[string]bool{"c": true, "cpp": true, "haskell": true, "rust": true, "go": true}
+
+// libDir returns the kernel library directory when it exists, else "".
+// It is looked up on every create, so that building it after the agent
+// started is enough.
+func (m *Manager) libDir() string {
+	if m.cfg.LibDir == "" {
+		return ""
+	}
+	if st, err := os.Stat(m.cfg.LibDir); err != nil || !st.IsDir() {
+		return ""
+	}
+	return m.cfg.LibDir
+}
+
+// addKernelEnv sets the variables every kernel gets from the agent: the
+// hook, the kernel-side Python packages, the cpu allotment the hook reports
+// (BAI_CPU_COUNT) and stdio unbuffering for compiled languages. Values the
+// user gave for LD_PRELOAD and PYTHONPATH are kept after ours.
+func addKernelEnv(env map[string]string, libDir, runtimeType string, cpu float64) {
+	if libDir != "" {
+		if isFile(filepath.Join(libDir, hookLib)) {
+			env["LD_PRELOAD"] = joinNonEmpty(runtime.ContainerLibDir+"/"+hookLib, env["LD_PRELOAD"])
+		}
+		if st, err := os.Stat(filepath.Join(libDir, pythonLibDir)); err == nil && st.IsDir() {
+			env["PYTHONPATH"] = joinNonEmpty(runtime.ContainerLibDir+"/"+pythonLibDir, env["PYTHONPATH"])
+			if _, ok := env["MPLBACKEND"]; !ok {
+				env["MPLBACKEND"] = mplBackend
+			}
+		}
+	}
+	if cpu > 0 {
+		env["BAI_CPU_COUNT"] = strconv.Itoa(int(math.Ceil(cpu - 1e-9)))
+	}
+	if unbufferedTypes[runtimeType] {
+		env["BAI_HOOK_UNBUFFER"] = "1"
+	}
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func joinNonEmpty(first, rest string) string {
+	if rest == "" {
+		return first
+	}
+	return first + ":" + rest
+}
