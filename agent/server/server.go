@@ -39,7 +39,7 @@ func NewHandler(k Kernels, secret string, log *slog.Logger) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
-	e.Use(middleware.BodyLimit(maxBody))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: skipBodyLimit}))
 	e.Use(requireSecret(secret))
 
 	h := &handlers{k: k}
@@ -51,6 +51,7 @@ func NewHandler(k Kernels, secret string, log *slog.Logger) http.Handler {
 	e.POST("/v1/kernels/:id/interrupt", h.interrupt)
 	e.POST("/v1/kernels/:id/complete", h.complete)
 	e.GET("/v1/kernels/:id/logs", h.logs)
+	registerFiles(e, k)
 	return e
 }
 

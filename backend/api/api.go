@@ -78,6 +78,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 		g.POST(p+"/:name/interrupt", h.interrupt)
 		g.POST(p+"/:name/complete", h.complete)
 		g.GET(p+"/:name/logs", h.logs)
+		h.registerFiles(g, p)
 	}
 }
 
@@ -354,6 +355,10 @@ func LimitBody(n int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
+			n := n
+			if isUpload(c) {
+				n = uploadMaxBody
+			}
 			if r.ContentLength > n {
 				return fmt.Errorf("the request body is larger than %d bytes: %w", n, errdefs.ErrTooLarge)
 			}

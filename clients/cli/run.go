@@ -23,16 +23,18 @@ import (
 const cleanupTimeout = 30 * time.Second
 
 type runFlags struct {
-	code string
-	keep bool
-	name string
-	env  []string
+	code  string
+	keep  bool
+	name  string
+	env   []string
+	build string
+	exec  string
 }
 
 func (a *app) runCommand() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run LANG_OR_IMAGE [FILE...]",
+		Use:   "run LANG_OR_IMAGE [FILE|DIR...]",
 		Short: "Run code in a new session and print its output",
 		Long: `Run code in a new session and print its output.
 
@@ -41,10 +43,19 @@ The code comes from -c or from local files (their content is sent as code;
 (python, c, ...), the code runs in query mode with its output streamed as it
 arrives, and the session is destroyed afterwards unless --keep is given.
 When the program reads input, a line is read from stdin. The command exits
-with the program's exit code.`,
+with the program's exit code.
+
+With --build or --exec, several files or a directory, the run is a batch:
+the files are uploaded into /home/work (relative paths kept; a directory's
+contents land directly in /home/work), then the build command runs, then
+the exec command ("*", the default of both, picks the language's usual
+build — make when there is a Makefile — and run commands). The command
+exits with the exit code of the step that failed.`,
 		Example: `  bai run python -c 'print(1+1)'
   bai run python script.py
-  bai run --keep --name mysess python -c 'x = 1'`,
+  bai run --keep --name mysess python -c 'x = 1'
+  bai run c main.c util.c
+  bai run c ./project --build 'make' --exec './main'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd.Context(), args[0], args[1:], f)
@@ -54,6 +65,8 @@ with the program's exit code.`,
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the session after the run")
 	cmd.Flags().StringVar(&f.name, "name", "", "session name (default: a generated one)")
 	cmd.Flags().StringArrayVarP(&f.env, "env", "e", nil, "environment variable K=V for the session (repeatable)")
+	cmd.Flags().StringVar(&f.build, "build", "", "batch build command (\"*\": the language's default)")
+	cmd.Flags().StringVar(&f.exec, "exec", "", "batch exec command (\"*\": the language's default)")
 	return cmd
 }
 
@@ -89,7 +102,17 @@ func (a *app) run(parent context.Context, image string, files []string, f runFla
 	if parent == nil {
 		parent = context.Background()
 	}
-	codes, err := a.codes(files, f)
+	var codes []string
+	var uploads []client.UploadFile
+	batch, err := isBatch(files, f)
+	if err != nil {
+		return a.fail(err)
+	}
+	if batch {
+		uploads, err = client.CollectUploads(files, true)
+	} else {
+		codes, err = a.codes(files, f)
+	}
 	if err != nil {
 		return a.fail(err)
 	}
@@ -133,7 +156,13 @@ func (a *app) run(parent context.Context, image string, files []string, f runFla
 	destroy := created.Created && !f.keep
 
 	h := &streamHandler{a: a}
-	code, runErr := a.runAll(ctx, c, name, created.Status, codes, h)
+	var code int
+	var runErr error
+	if batch {
+		code, runErr = a.runBatch(ctx, c, name, created.Status, uploads, f, h)
+	} else {
+		code, runErr = a.runAll(ctx, c, name, created.Status, codes, h)
+	}
 	h.endLine()
 	if ctx.Err() != nil {
 		stop() // a second Ctrl-C now kills the process
@@ -291,3 +320,73 @@ func (h *streamHandler) OnInput(ctx context.Context, req client.InputRequest) (s
 		return ans.line, ans.err
 	}
 }
+
+// isBatch decides between query mode (the files' content is the code) and
+// batch mode (the files are uploaded, then built and executed).
+func isBatch(files []string, f runFlags) (bool, error) {
+	batch := f.build != "" || f.exec != "" || len(files) > 1
+	for _, p := range files {
+		if p == "-" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			batch = true
+		}
+	}
+	if !batch {
+		return false, nil
+	}
+	if f.code != "" {
+		return false, fmt.Errorf("-c CODE runs in query mode; give FILEs for a batch run: %w", errdefs.ErrInvalidArgument)
+	}
+	if len(files) == 0 {
+		return false, fmt.Errorf("a batch run (--build/--exec) needs FILEs or a DIR to upload: %w", errdefs.ErrInvalidArgument)
+	}
+	for _, p := range files {
+		if p == "-" {
+			return false, fmt.Errorf("a batch run cannot read a file from stdin (\"-\"): %w", errdefs.ErrInvalidArgument)
+		}
+	}
+	return true, nil
+}
+
+// runBatch uploads the files and runs the batch steps, printing each
+// step's output as it arrives and noting a failed step on stderr.
+func (a *app) runBatch(ctx context.Context, c *client.Client, name, status string, files []client.UploadFile, f runFlags, h *streamHandler) (int, error) {
+	if err := waitRunning(ctx, c, name, status, a.stderr); err != nil {
+		return -1, err
+	}
+	if err := c.Upload(ctx, name, files, nil); err != nil {
+		return -1, err
+	}
+	build, exec := f.build, f.exec
+	if build == "" {
+		build = "*"
+	}
+	if exec == "" {
+		exec = "*"
+	}
+	opts := map[string]any{"clean": "", "build": build, "exec": exec}
+	buildFailed := false
+	bh := batchHandler{streamHandler: h, step: func(st string, code int) {
+		if st == string(apitypes.RunBuildFinished) && code != 0 {
+			buildFailed = true
+			h.endLine()
+			fmt.Fprintf(a.stderr, "bai: the build failed with exit code %d\n", code)
+		}
+	}}
+	code, err := c.RunCode(ctx, name, client.ModeBatch, "", opts, bh)
+	if err == nil && buildFailed && code == 0 {
+		code = 1
+	}
+	return code, err
+}
+
+// batchHandler adds step reports to streamHandler.
+type batchHandler struct {
+	*streamHandler
+	step func(status string, exitCode int)
+}
+
+// OnStep reports the end of the clean and build steps.
+func (b batchHandler) OnStep(status string, exitCode int) { b.step(status, exitCode) }

@@ -24,6 +24,7 @@ func (a *app) sessionCommand() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(a.sessionLs(), a.sessionInfo(), a.sessionRm(), a.sessionLogs())
+	cmd.AddCommand(a.fileCommands()...)
 	return cmd
 }
 

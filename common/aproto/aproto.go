@@ -15,6 +15,10 @@
 //	POST   /v1/kernels/{id}/interrupt                  → 204
 //	POST   /v1/kernels/{id}/complete    Complete       → CompleteResult
 //	GET    /v1/kernels/{id}/logs                       → Logs
+//	POST   /v1/kernels/{id}/upload      multipart/form-data → UploadResult
+//	POST   /v1/kernels/{id}/download    Download       → multipart/mixed of tar archives
+//	GET    /v1/kernels/{id}/download_single?file=      → the file's bytes
+//	GET    /v1/kernels/{id}/files?path=                → FileList
 //	GET    /v1/health                                  → 200
 //
 // Errors come back as RFC 7807 problem JSON like the public API; the manager
@@ -142,4 +146,37 @@ type CompleteResult struct {
 // Logs holds a kernel container's logs.
 type Logs struct {
 	Logs string `json:"logs"`
+}
+
+// Upload limits, enforced by the agent as the parts stream in; the manager
+// caps a whole upload request at UploadMaxBody.
+const (
+	UploadMaxFiles    = 20
+	UploadMaxFileSize = 64 << 20
+	UploadMaxBody     = UploadMaxFiles*UploadMaxFileSize + 1<<20
+)
+
+// UploadResult lists the files an upload wrote, relative to the work dir.
+type UploadResult struct {
+	Files []string `json:"files"`
+}
+
+// Download asks for tar archives of paths in the kernel's work dir.
+type Download struct {
+	Files []string `json:"files"`
+}
+
+// FileEntry is one entry of a directory listing.
+type FileEntry struct {
+	Filename string    `json:"filename"`
+	Size     int64     `json:"size"`
+	Mode     string    `json:"mode"` // like ls -l: "-rw-r--r--"
+	Mtime    time.Time `json:"mtime"`
+	Type     string    `json:"type"` // file, dir or symlink
+}
+
+// FileList is a directory listing of the kernel's work dir.
+type FileList struct {
+	Files   []FileEntry `json:"files"`
+	Abspath string      `json:"abspath"` // the directory as seen in the container
 }
