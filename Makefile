@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 export PATH := $(PATH):/usr/local/go/bin
 
-LANGS ?= python
+LANGS ?= all
 DATA_DIR ?= .data
 LISTEN ?= 127.0.0.1:8081
 PG_DIR ?= /tmp/bai-pg
