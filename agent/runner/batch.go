@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"baigo.dev/bai/common/kproto"
 	"golang.org/x/sys/unix"
@@ -29,8 +31,15 @@ func (s *shellRun) interrupt() error {
 }
 
 // run executes command and returns its exit code. Standard input is
-// /dev/null.
-func (s *shellRun) run(ctx context.Context, cfg Config, command string, out Output) (int, error) {
+// /dev/null when input is nil; otherwise it is a pipe, and when the command
+// blocks reading it the run sends kproto.OpWaitingInput and writes the next
+// line from input to it.
+func (s *shellRun) run(ctx context.Context, cfg Config, command string, out Output, input <-chan string) (int, error) {
+	return s.runIn(ctx, cfg, cfg.WorkDir, nil, command, out, input)
+}
+
+// runIn is run with a chosen directory and extra environment.
+func (s *shellRun) runIn(ctx context.Context, cfg Config, dir string, env []string, command string, out Output, input <-chan string) (int, error) {
 	stdout, err := newRawPipe()
 	if err != nil {
 		return 1, err
@@ -47,9 +56,26 @@ func (s *shellRun) run(ctx context.Context, cfg Config, command string, out Outp
 	}
 	defer wk.close()
 
+	var stdin *stdinPipe
+	if input != nil {
+		if stdin, err = newStdinPipe(); err != nil {
+			return 1, err
+		}
+		defer stdin.close()
+	}
+
 	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.Dir = cfg.WorkDir
+	cmd.Dir = dir
 	cmd.Env = cfg.Env
+	if len(env) > 0 {
+		if cmd.Env == nil {
+			cmd.Env = cmd.Environ()
+		}
+		cmd.Env = append(cmd.Env, env...)
+	}
+	if stdin != nil {
+		cmd.Stdin = stdin.r
+	}
 	cmd.Stdout = stdout.w
 	cmd.Stderr = stderr.w
 	cmd.SysProcAttr = groupAttr()
@@ -58,9 +84,30 @@ func (s *shellRun) run(ctx context.Context, cfg Config, command string, out Outp
 	}
 	stdout.closeWrite()
 	stderr.closeWrite()
+	pid := cmd.Process.Pid
 	s.mu.Lock()
-	s.pid = cmd.Process.Pid
+	s.pid = pid
 	s.mu.Unlock()
+	var waiting atomic.Bool
+	timeout := -1
+	if stdin != nil {
+		stdin.closeRead()
+		timeout = quietPeriod
+		fwdDone := make(chan struct{})
+		defer close(fwdDone)
+		go func() {
+			for {
+				select {
+				case line := <-input:
+					_ = stdin.writeLine(line)
+					waiting.Store(false)
+				case <-fwdDone:
+					return
+				}
+			}
+		}()
+	}
+	lastOut := time.Now()
 	stop := context.AfterFunc(ctx, func() { _ = s.interrupt() })
 	defer stop()
 
@@ -85,16 +132,26 @@ func (s *shellRun) run(ctx context.Context, cfg Config, command string, out Outp
 		if fds[i].Fd < 0 {
 			return
 		}
-		eof, _ := readAvailable(int(fds[i].Fd), buf, func(p []byte) { streams[i].feed(out, p) })
+		eof, _ := readAvailable(int(fds[i].Fd), buf, func(p []byte) {
+			lastOut = time.Now()
+			streams[i].feed(out, p)
+		})
 		if eof {
 			fds[i].Fd = -1
 		}
 	}
 	for {
-		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+		n, err := unix.Poll(fds, timeout)
+		if err != nil && !errors.Is(err, unix.EINTR) {
 			_ = s.interrupt()
 			<-waited
 			return 1, fmt.Errorf("poll: %w", err)
+		}
+		if n == 0 && stdin != nil && !waiting.Load() &&
+			time.Since(lastOut) >= quietPeriod*time.Millisecond && stdin.waitingForInput(pid) {
+			waiting.Store(true) // before the send: the answer may come at once
+			out.Send(kproto.OpWaitingInput, mustJSON(kproto.WaitingInput{}))
+			continue
 		}
 		if fds[2].Revents != 0 {
 			// The process is gone: take what it left in the pipes. Output

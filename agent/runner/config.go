@@ -19,6 +19,9 @@ type Config struct {
 	RuntimePath string
 	// WorkDir is the user's working directory; runs start there.
 	WorkDir string
+	// TempDir holds the runner's scratch files (REPL helpers, compile-and-run
+	// directories); "" means /tmp.
+	TempDir string
 	// Env is the environment given to user processes; nil means the runner's
 	// own.
 	Env []string
@@ -36,7 +39,7 @@ func ConfigFromEnv(lookup func(string) (string, bool)) Config {
 	return Config{
 		IPCDir:      get(kproto.EnvIPCDir, kproto.ContainerIPCDir),
 		RuntimeType: get(kproto.EnvRuntimeType, "python"),
-		RuntimePath: get(kproto.EnvRuntimePath, "python3"),
+		RuntimePath: get(kproto.EnvRuntimePath, ""),
 		WorkDir:     get(kproto.EnvWorkDir, "/home/work"),
 	}
 }
@@ -51,4 +54,11 @@ func (c Config) validate() error {
 		return fmt.Errorf("ipc dir %q: socket path longer than 107 bytes: %w", c.IPCDir, errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+func (c Config) tempDir() string {
+	if c.TempDir != "" {
+		return c.TempDir
+	}
+	return "/tmp"
 }

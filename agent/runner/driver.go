@@ -43,17 +43,28 @@ type RunIO struct {
 	Input <-chan string
 }
 
-// newDriver picks the driver for cfg.RuntimeType.
+// newDriver picks the driver for cfg.RuntimeType. There are three kinds:
+// python (python.go: its own helper, with input() hooks, completion and the
+// __bai__ media module); interpreted languages with a persistent helper
+// program (repl.go, replSpecs); and compiled languages whose snippets are
+// compiled and run on their own (compiled.go, compiledSpecs). Every kind
+// detects a program waiting for stdin through /proc (procwatch.go), the
+// python helper's own input() hooks aside.
 func newDriver(cfg Config, log *slog.Logger) (Driver, error) {
 	switch cfg.RuntimeType {
 	case "python":
 		return newPythonDriver(cfg, log), nil
 	case "":
 		return nil, fmt.Errorf("runtime type: empty: %w", errdefs.ErrInvalidArgument)
-	default:
-		// Languages without a query driver yet still get batch mode.
-		return batchOnlyDriver{runtime: cfg.RuntimeType}, nil
 	}
+	if spec, ok := replSpecs[cfg.RuntimeType]; ok {
+		return newReplDriver(cfg, log, cfg.RuntimeType, spec), nil
+	}
+	if spec, ok := compiledSpecs[cfg.RuntimeType]; ok {
+		return &compiledDriver{cfg: cfg, log: log, lang: cfg.RuntimeType, spec: spec}, nil
+	}
+	// Unknown languages still get batch mode.
+	return batchOnlyDriver{runtime: cfg.RuntimeType}, nil
 }
 
 // batchOnlyDriver serves languages that have no REPL: batch steps must be

@@ -48,11 +48,17 @@ type testRunner struct {
 // startRunner runs the runner in-process until the test ends.
 func startRunner(t testing.TB, runtimeType string) *testRunner {
 	t.Helper()
-	py := needPython(t)
+	return startRunnerPath(t, runtimeType, needPython(t))
+}
+
+// startRunnerPath runs the runner for any language; runtimePath may be "".
+func startRunnerPath(t testing.TB, runtimeType, runtimePath string) *testRunner {
+	t.Helper()
 	cfg := runner.Config{
 		IPCDir:      shortTempDir(t),
 		RuntimeType: runtimeType,
-		RuntimePath: py,
+		RuntimePath: runtimePath,
+		TempDir:     t.TempDir(),
 		WorkDir:     t.TempDir(),
 		Env:         append(os.Environ(), "LC_ALL=C.UTF-8"),
 	}

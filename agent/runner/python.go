@@ -39,6 +39,8 @@ const (
 	pyRecWaiting  = 'W'
 	pyRecFinished = 'F'
 	pyRecComplete = 'c'
+	pyRecMedia    = 'M'
+	pyRecHTML     = 'H'
 	pyEvExit      = 0 // not a record: the process is gone
 )
 
@@ -55,6 +57,9 @@ type pythonDriver struct {
 }
 
 func newPythonDriver(cfg Config, log *slog.Logger) *pythonDriver {
+	if cfg.RuntimePath == "" {
+		cfg.RuntimePath = "python3"
+	}
 	return &pythonDriver{cfg: cfg, log: log}
 }
 
@@ -440,6 +445,14 @@ func (p *pyProc) loop(exited <-chan int) {
 			recOut.feed(p.output(), data)
 		case pyRecStderr:
 			recErr.feed(p.output(), data)
+		case pyRecMedia, pyRecHTML:
+			// Output written to the raw pipes before it goes first.
+			drainRaw()
+			op := kproto.OpMedia
+			if kind == pyRecHTML {
+				op = kproto.OpHTML
+			}
+			p.output().Send(op, append([]byte(nil), data...))
 		case pyRecFinished, pyRecWaiting:
 			drainRaw()
 			flushStreams()

@@ -8,6 +8,12 @@
 #       b"W" waiting for input (payload: b"0"/b"1" is_password + prompt)
 #       b"F" finished (payload: exit code as ASCII)
 #       b"c" completion result (payload: JSON list of strings)
+#       b"M" media (payload: JSON {"type": mime, "data": text})
+#       b"H" HTML (payload: HTML text)
+#
+# The module __bai__ (emit, emit_html) sends M and H records, in order with
+# the output; the value of a cell's last expression is shown through its
+# _repr_html_/_repr_svg_/_repr_png_ method when it has one, as in IPython.
 #
 # sys.stdout and sys.stderr are replaced by writers that send O/E records on
 # the single fd 4, so that their relative order survives; raw writes to fd 1/2
@@ -200,6 +206,54 @@ def _bai_main():
     except Exception:
         pass
 
+    def emit(mime, data):
+        """Show data of MIME type mime (text, or base64 for binary types)."""
+        if isinstance(data, bytes):
+            data = data.decode("ascii")
+        sys.stdout.flush()
+        send(b"M", json.dumps({"type": str(mime), "data": str(data)}, separators=(",", ":")).encode("utf-8"))
+
+    def emit_html(html):
+        """Show an HTML fragment."""
+        sys.stdout.flush()
+        send(b"H", str(html).encode("utf-8", "backslashreplace"))
+
+    bai_mod = types.ModuleType("__bai__")
+    bai_mod.emit = emit
+    bai_mod.emit_html = emit_html
+    sys.modules["__bai__"] = bai_mod
+
+    def display_rich(value):
+        # Objects with IPython-style rich representations are shown as
+        # media; anything failing falls back to repr.
+        if isinstance(value, type):
+            return False
+        for meth, kind in (("_repr_html_", "html"), ("_repr_svg_", "image/svg+xml"), ("_repr_png_", "image/png")):
+            fn = getattr(value, meth, None)
+            if fn is None or not callable(fn):
+                continue
+            try:
+                out = fn()
+            except Exception:
+                continue
+            if out is None:
+                continue
+            if isinstance(out, tuple):
+                out = out[0]
+            if kind == "html":
+                emit_html(out)
+            elif kind == "image/png":
+                import base64
+
+                if isinstance(out, str):
+                    emit(kind, out)
+                else:
+                    emit(kind, base64.b64encode(out).decode("ascii"))
+            else:
+                emit(kind, out if isinstance(out, str) else out.decode("utf-8", "replace"))
+            return True
+        return False
+
     main = types.ModuleType("__main__")
     main.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main
@@ -236,7 +290,8 @@ def _bai_main():
                 value = eval(tail, ns)
                 if value is not None:
                     ns["_"] = value
-                    sys.stdout.write(repr(value) + "\n")
+                    if not display_rich(value):
+                        sys.stdout.write(repr(value) + "\n")
             st.interruptible = False
             return 0
         except SystemExit as e:

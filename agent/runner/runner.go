@@ -248,7 +248,7 @@ func (r *runner) handle(ctx context.Context, frames [][]byte) {
 		sh := &shellRun{}
 		j := &job{input: make(chan string, 1), interrupt: sh.interrupt}
 		r.start(ctx, m.Op, fin, j, func(ctx context.Context) (int, error) {
-			return sh.run(ctx, r.cfg, command, r.em)
+			return sh.run(ctx, r.cfg, command, r.em, j.input)
 		})
 	case kproto.OpInterrupt:
 		if j := r.busy(); j != nil {

@@ -448,10 +448,10 @@ func TestAgentReconnect(t *testing.T) {
 }
 
 func TestBatchOnlyRuntime(t *testing.T) {
-	tr := startRunner(t, "c")
+	tr := startRunner(t, "cobol")
 	a := dialAgent(t, tr.cfg.IPCDir)
 	a.expect(kproto.OpReady)
-	r := a.code("int main(){}")
+	r := a.code("DISPLAY 'HI'.")
 	if r.exit == 0 || !strings.Contains(r.stderr, "not supported") {
 		t.Fatalf("%+v", r)
 	}
