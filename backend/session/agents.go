@@ -129,9 +129,20 @@ func (s *Service) syncImages(ctx context.Context, imgs []aproto.Image) error {
 
 // imageAliases gives "python:3.11-debian" the aliases "python" and
 // "python3.11" so clients may name just the language.
+// extraAliases are the other names people use for a language.
+var extraAliases = map[string][]string{
+	"nodejs":  {"node", "javascript", "js"},
+	"cpp":     {"c++"},
+	"haskell": {"ghc"},
+	"scheme":  {"guile"},
+	"r":       {"R"},
+	"bash":    {"sh", "shell"},
+}
+
 func imageAliases(name string) []string {
 	repo, tag, _ := strings.Cut(name, ":")
 	out := []string{repo}
+	out = append(out, extraAliases[repo]...)
 	if v, _, _ := strings.Cut(tag, "-"); v != "" {
 		out = append(out, repo+v)
 		if major, _, ok := strings.Cut(v, "."); ok && repo == "python" {
