@@ -67,10 +67,13 @@ func removeSockets(dir string) {
 
 // waitSockets waits until the runner has bound both sockets. abort ends the
 // wait early (the container died).
-func waitSockets(ctx context.Context, dir string, abort <-chan struct{}) error {
+func waitSockets(ctx context.Context, dir string, abort <-chan struct{}, exited func(context.Context) bool) error {
 	in, out := filepath.Join(dir, kproto.InSocket), filepath.Join(dir, kproto.OutSocket)
 	delay := time.Millisecond
-	for {
+	for i := 0; ; i++ {
+		if i > 0 && i%10 == 0 && exited != nil && exited(ctx) {
+			return fmt.Errorf("container exited before the runner bound its sockets: %w", errdefs.ErrUnavailable)
+		}
 		_, e1 := os.Stat(in)
 		_, e2 := os.Stat(out)
 		if e1 == nil && e2 == nil {

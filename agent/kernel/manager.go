@@ -294,6 +294,22 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 	return aproto.KernelInfo{KernelID: k.id, ContainerID: cid}, nil
 }
 
+// exited reports whether the kernel's container has stopped, asking the
+// runtime itself: a safety net for a die event that was missed (one that
+// came before anything listened, or a dropped event stream).
+func (m *Manager) exited(k *Kernel) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		k.mu.Lock()
+		cid := k.containerID
+		k.mu.Unlock()
+		if cid == "" {
+			return false
+		}
+		c, err := m.rt.Inspect(ctx, cid)
+		return (err == nil && !c.Running) || errors.Is(err, errdefs.ErrNotFound)
+	}
+}
+
 // connectReady waits for a fresh runner's sockets, connects, and waits for
 // its ready message.
 func (m *Manager) connectReady(ctx context.Context, k *Kernel) (*conn, error) {
@@ -302,7 +318,7 @@ func (m *Manager) connectReady(ctx context.Context, k *Kernel) (*conn, error) {
 	k.mu.Lock()
 	died := k.died.ch
 	k.mu.Unlock()
-	if err := waitSockets(ctx, k.dialDir, died); err != nil {
+	if err := waitSockets(ctx, k.dialDir, died, m.exited(k)); err != nil {
 		return nil, err
 	}
 	c, err := dial(k.dialDir)
@@ -341,7 +357,14 @@ func (m *Manager) cleanup(k *Kernel) {
 	if k.link != "" {
 		_ = os.Remove(k.link)
 	}
-	if err := os.RemoveAll(k.dir); err != nil {
+	// A process of the kernel that is still being torn down may create a
+	// file while the tree is removed; a second pass catches it.
+	err := os.RemoveAll(k.dir)
+	for i := 0; err != nil && i < 3; i++ {
+		time.Sleep(50 * time.Millisecond)
+		err = os.RemoveAll(k.dir)
+	}
+	if err != nil {
 		k.log.Warn("remove kernel dir", "dir", k.dir, "err", err)
 	}
 }
@@ -632,7 +655,7 @@ func (m *Manager) reattach(ctx context.Context, k *Kernel) error {
 	k.dialDir, k.link = dialDir, link
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	if err := waitSockets(ctx, dialDir, nil); err != nil {
+	if err := waitSockets(ctx, dialDir, nil, m.exited(k)); err != nil {
 		return err
 	}
 	c, err := dial(dialDir)

@@ -194,10 +194,12 @@ func (r *Runtime) stop(ctx context.Context, p *proc) {
 	defer t.Stop()
 	select {
 	case <-done:
-		return
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	// Also when the leader left on its own: children of the group (the
+	// language process) must not outlive it and keep writing to the
+	// kernel's directories while they are removed.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-done
 }
