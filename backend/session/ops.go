@@ -399,6 +399,12 @@ var execModes = map[string]bool{"query": true, "batch": true, "continue": true, 
 // Execute runs code or continues a run, holding the request until the run
 // finishes, asks for input, or the flush timeout passes.
 func (s *Service) Execute(ctx context.Context, owner, nameOrID string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
+	return s.ExecuteFlush(ctx, owner, nameOrID, req, s.cfg.FlushTimeout)
+}
+
+// ExecuteFlush is Execute with its own flush timeout: streams use a short
+// one so output reaches the client while the run goes on.
+func (s *Service) ExecuteFlush(ctx context.Context, owner, nameOrID string, req apitypes.Execute, flush time.Duration) (*apitypes.ExecuteResult, error) {
 	if req.Mode == "" {
 		req.Mode = "query"
 	}
@@ -427,7 +433,7 @@ func (s *Service) Execute(ctx context.Context, owner, nameOrID string, req apity
 		req.RunID = uuid.NewString()[:8]
 	}
 	res, err := s.rpc.Execute(ctx, k.AgentAddr, k.ID.String(), aproto.Execute{
-		RunID: req.RunID, Mode: req.Mode, Code: req.Code, Options: req.Options, FlushTimeout: s.cfg.FlushTimeout,
+		RunID: req.RunID, Mode: req.Mode, Code: req.Code, Options: req.Options, FlushTimeout: flush,
 	})
 	if err != nil {
 		return nil, s.kernelGone(ctx, sess, err)

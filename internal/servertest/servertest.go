@@ -298,3 +298,19 @@ func (s *Server) AddUser(t testing.TB, email string) (accessKey, secretKey strin
 	}
 	return ak, sk
 }
+
+// SignedHeader returns the headers of a bodyless request signed with the
+// superadmin keypair and no Content-Type, as WebSocket clients sign their
+// handshake.
+func (s *Server) SignedHeader(method, path string) http.Header {
+	now := time.Now().UTC()
+	date := now.Format("2006-01-02T15:04:05.000000+00:00")
+	host := strings.TrimPrefix(s.URL, "http://")
+	sr := sign.Request{Method: method, PathQuery: path, Date: date, Host: host,
+		ContentType: "application/octet-stream", Version: sign.NewestVersion}
+	h := http.Header{}
+	h.Set(apitypes.HeaderDate, date)
+	h.Set(apitypes.HeaderVersion, sign.NewestVersion)
+	h.Set("Authorization", sign.Authorization(s.Creds.AccessKey, sign.Signature(s.Creds.SecretKey, sr, now)))
+	return h
+}
