@@ -228,3 +228,155 @@ func TestPromptBeforeWaitingInput(t *testing.T) {
 		}
 	}
 }
+
+// orderCases write out1 (stdout), err1 (stderr), out2 (stdout) 20 times,
+// flushing each write, in the languages whose helper sends the standard
+// streams as tagged records over one channel.
+var orderCases = []struct{ lang, bin, src, err string }{
+	{"nodejs", "node", `for (let i = 0; i < 20; i++) { process.stdout.write('out1\n'); console.error('err1'); console.log('out2'); }`, ""},
+	{"ruby", "ruby", `20.times { print "out1\n"; $stdout.flush; STDERR.puts "err1"; $stderr.flush; $stdout.write "out2\n"; STDOUT.flush }`, ""},
+	{"perl", "perl", `for (1..20) { print "out1\n"; print STDERR "err1\n"; printf "%s\n", "out2"; }`, ""},
+	{"lua", "lua5.4", `for i = 1, 20 do io.write("out1\n") io.stdout:flush() io.stderr:write("err1\n") print("out2") end`, ""},
+	{"scheme", "guile", `(let loop ((i 0)) (when (< i 20) (display "out1\n") (force-output) (display "err1\n" (current-error-port)) (display "out2") (newline) (force-output) (loop (+ i 1))))`, ""},
+	{"php", "php", `for ($i = 0; $i < 20; $i++) { echo "out1\n"; trigger_error("err1", E_USER_WARNING); print("out2\n"); }`, "Warning: err1 in <cell> on line 1\n"},
+	{"python", "python3", "import sys\nfor i in range(20):\n    print('out1', flush=True); print('err1', file=sys.stderr, flush=True); sys.stdout.write('out2\\n'); sys.stdout.flush()", ""},
+}
+
+// mergeItems joins adjacent stream items of the same op, so that the
+// emitter's coalescing does not matter, and renders them as "op:text".
+func mergeItems(items []kproto.Msg) []string {
+	var seq []string
+	last := ""
+	for _, m := range items {
+		if m.Op == last {
+			seq[len(seq)-1] += string(m.Payload)
+			continue
+		}
+		seq = append(seq, m.Op+":"+string(m.Payload))
+		last = m.Op
+	}
+	return seq
+}
+
+func TestStreamOrderLanguages(t *testing.T) {
+	for _, tc := range orderCases {
+		t.Run(tc.lang, func(t *testing.T) {
+			errText := tc.err
+			if errText == "" {
+				errText = "err1\n"
+			}
+			var want []kproto.Msg
+			for i := 0; i < 20; i++ {
+				want = append(want, kproto.Msg{Op: kproto.OpStdout, Payload: []byte("out1\n")},
+					kproto.Msg{Op: kproto.OpStderr, Payload: []byte(errText)},
+					kproto.Msg{Op: kproto.OpStdout, Payload: []byte("out2\n")})
+			}
+			wantSeq := strings.Join(mergeItems(want), "|")
+			if _, err := exec.LookPath(tc.bin); err != nil {
+				t.Skipf("%s is not installed on this machine; run the test binary in the bai/%s image", tc.bin, tc.lang)
+			}
+			tr := startRunnerPath(t, tc.lang, "")
+			a := dialAgent(t, tr.cfg.IPCDir)
+			a.expect(kproto.OpReady)
+			for run := 0; run < 5; run++ {
+				r := a.code(tc.src)
+				if got := strings.Join(mergeItems(r.items), "|"); got != wantSeq || r.exit != 0 {
+					t.Fatalf("run %d: exit %d, order\n got %q\nwant %q", run, r.exit, got, wantSeq)
+				}
+			}
+		})
+	}
+}
+
+func TestSchemeExit(t *testing.T) {
+	if _, err := exec.LookPath("guile"); err != nil {
+		t.Skip("guile is not installed on this machine; run the test binary in the bai/scheme image")
+	}
+	tr := startRunnerPath(t, "scheme", "")
+	a := dialAgent(t, tr.cfg.IPCDir)
+	a.expect(kproto.OpReady)
+	for _, tc := range []struct {
+		src  string
+		exit int
+	}{
+		{`(define y 7) (display "a\n") (exit 3) (display "not reached\n")`, 3},
+		{`(display "b\n") (exit)`, 0},
+		{`(exit #f)`, 1},
+	} {
+		r := a.code(tc.src)
+		if r.exit != tc.exit || r.stderr != "" || strings.Contains(r.stdout, "not reached") {
+			t.Fatalf("%s: exit %d, %q %q", tc.src, r.exit, r.stdout, r.stderr)
+		}
+	}
+	// The REPL goes on, with its state.
+	if r := a.code(`(display y) (newline)`); r.stdout != "7\n" || r.exit != 0 {
+		t.Fatalf("after exit: %q %q exit %d", r.stdout, r.stderr, r.exit)
+	}
+}
+
+// TestTaggedStreamsMore checks other ways of writing to the replaced
+// streams: big writes, non-ASCII text and the languages' warning helpers.
+func TestTaggedStreamsMore(t *testing.T) {
+	want := "é€" + strings.Repeat("x", 100000) + "\n"
+	cases := []struct{ lang, bin, src, stderr string }{
+		{"nodejs", "node", `console.log('é€' + 'x'.repeat(100000)); console.warn('w')`, "w\n"},
+		{"ruby", "ruby", `puts "é€" + "x" * 100000; warn "w"`, "w\n"},
+		{"perl", "perl", `use utf8; print "é€" . ("x" x 100000) . "\n"; warn "w\n";`, "w\n"},
+		{"lua", "lua5.4", `print("é€" .. string.rep("x", 100000)) io.stderr:write("w", "\n")`, "w\n"},
+		{"scheme", "guile", `(display (string-append "é€" (make-string 100000 #\x))) (newline) (display "w\n" (current-error-port))`, "w\n"},
+		{"php", "php", `echo "é€" . str_repeat("x", 100000) . "\n"; fwrite(STDERR, "w\n");`, "w\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.lang, func(t *testing.T) {
+			if _, err := exec.LookPath(tc.bin); err != nil {
+				t.Skipf("%s is not installed on this machine; run the test binary in the bai/%s image", tc.bin, tc.lang)
+			}
+			tr := startRunnerPath(t, tc.lang, "")
+			a := dialAgent(t, tr.cfg.IPCDir)
+			a.expect(kproto.OpReady)
+			r := a.code(tc.src)
+			if r.stdout != want || r.stderr != tc.stderr || r.exit != 0 {
+				t.Fatalf("exit %d, stderr %q, stdout %d bytes (want %d) starting %q", r.exit, r.stderr, len(r.stdout), len(want), r.stdout[:min(len(r.stdout), 20)])
+			}
+		})
+	}
+}
+
+// TestTaggedPromptBeforeWaitingInput checks that a prompt sent as a tagged
+// record reaches the agent before the waiting-input message.
+func TestTaggedPromptBeforeWaitingInput(t *testing.T) {
+	cases := []struct{ lang, bin, src string }{
+		{"nodejs", "node", "process.stdout.write('name? '); { const b = Buffer.alloc(100); const n = require('fs').readSync(0, b, 0, 100, null); console.log('got ' + b.toString('utf8', 0, n).trim()) }"},
+		{"ruby", "ruby", `print "name? "; puts "got #{gets.chomp}"`},
+		{"perl", "perl", `print "name? "; my $v = <STDIN>; chomp $v; print "got $v\n";`},
+		{"lua", "lua5.4", `io.write("name? ") print("got " .. io.read("l"))`},
+		{"php", "php", `echo "name? "; $v = trim(fgets(STDIN)); echo "got $v\n";`},
+		{"scheme", "guile", `(use-modules (ice-9 rdelim)) (display "name? ") (display (string-append "got " (read-line))) (newline)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.lang, func(t *testing.T) {
+			if _, err := exec.LookPath(tc.bin); err != nil {
+				t.Skipf("%s is not installed on this machine; run the test binary in the bai/%s image", tc.bin, tc.lang)
+			}
+			tr := startRunnerPath(t, tc.lang, "")
+			a := dialAgent(t, tr.cfg.IPCDir)
+			a.expect(kproto.OpReady)
+			a.send(kproto.OpCode, tc.src)
+			var seq []string
+			for {
+				m := a.recv()
+				if m.Op == kproto.OpFinished {
+					break
+				}
+				seq = append(seq, m.Op+":"+string(m.Payload))
+				if m.Op == kproto.OpWaitingInput {
+					a.send(kproto.OpInput, "ann")
+				}
+			}
+			want := `stdout:name? |waiting-input:{"is_password":false}|stdout:got ann` + "\n"
+			if strings.Join(seq, "|") != want {
+				t.Fatalf("got %q", seq)
+			}
+		})
+	}
+}

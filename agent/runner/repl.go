@@ -28,7 +28,13 @@ import (
 // C: complete), evaluates the code in a persistent context with its own
 // stdin/stdout/stderr left to the user's code, and writes line records on
 // fd 4: "F <exit code>" when a run ends (after flushing its output), and for
-// completion "= <candidate>" lines closed by "c".
+// completion "= <candidate>" lines closed by "c". Helpers that can replace
+// their language's standard output and error streams send what the user's
+// code writes to them as "O <length>\n<bytes>" and "E <length>\n<bytes>"
+// records on fd 4 too: one channel keeps the exact order of stdout and
+// stderr writes, which two pipes cannot. Raw writes to fds 1 and 2 (child
+// processes, native extensions, languages without such a hook) still come
+// through the pipes, ordered only as well as their reads are.
 //
 //go:embed helpers
 var helperFS embed.FS
@@ -518,19 +524,56 @@ func (p *replProc) loop(exited <-chan int) {
 			items = nil
 		}
 	}
+	// Tagged output records from the helper ("O <len>\n<bytes>" for its
+	// stdout, "E <len>\n<bytes>" for its stderr) share the record pipe with
+	// the line records, so their order is exactly the order of the writes.
+	tagged := map[byte]*utf8Stream{'O': {op: kproto.OpStdout}, 'E': {op: kproto.OpStderr}}
+	var body *utf8Stream // the record whose body is being read
+	bodyLeft := 0
+	parse := func() {
+		for {
+			if bodyLeft > 0 {
+				// A big write is passed on as it arrives, not when complete.
+				n := min(bodyLeft, len(pending))
+				if n == 0 {
+					return
+				}
+				lastOut = time.Now()
+				body.feed(p.output(), pending[:n])
+				pending = pending[n:]
+				bodyLeft -= n
+				continue
+			}
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				return
+			}
+			if i >= 2 && (pending[0] == 'O' || pending[0] == 'E') && pending[1] == ' ' {
+				n, err := strconv.Atoi(string(pending[2:i]))
+				if err == nil && n >= 0 {
+					body, bodyLeft = tagged[pending[0]], n
+					pending = pending[i+1:]
+					continue
+				}
+			}
+			line := string(pending[:i])
+			pending = pending[i+1:]
+			if strings.HasPrefix(line, "F ") {
+				for _, s := range tagged {
+					s.flush(p.output())
+				}
+			}
+			record(line)
+		}
+	}
 	readRecords := func() {
 		if fds[0].Fd < 0 {
 			return
 		}
-		eof, _ := readAvailable(int(fds[0].Fd), buf, func(b []byte) { pending = append(pending, b...) })
-		for {
-			i := bytes.IndexByte(pending, '\n')
-			if i < 0 {
-				break
-			}
-			record(string(pending[:i]))
-			pending = pending[i+1:]
-		}
+		eof, _ := readAvailable(int(fds[0].Fd), buf, func(b []byte) {
+			pending = append(pending, b...)
+			parse() // pass output on as it comes, even within one long read
+		})
 		pending = append([]byte(nil), pending...)
 		if eof {
 			fds[0].Fd = -1
@@ -551,6 +594,7 @@ func (p *replProc) loop(exited <-chan int) {
 		if n <= 0 {
 			if timeout > 0 && time.Since(lastOut) >= quietPeriod*time.Millisecond &&
 				p.active.Load() && !p.waiting.Load() && p.stdin.waitingForInput(p.pid) {
+				readRecords()
 				drainRaw()
 				flushStreams()
 				p.waiting.Store(true) // before the event: the answer may come at once

@@ -9,6 +9,38 @@ const vm = require('vm');
 const util = require('util');
 
 process.on('SIGINT', () => {});
+
+// process.stdout/process.stderr writes (console.* included) become tagged
+// records on fd 4, "O <len>\n<bytes>" / "E <len>\n<bytes>", so the runner
+// sees them in the order they were written.
+function sendRecord(tag, body) {
+  const buf = Buffer.concat([Buffer.from(`${tag} ${body.length}\n`), body]);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(4, buf, off, buf.length - off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN' && e.code !== 'EINTR') throw e;
+    }
+  }
+}
+function taggedWrite(tag) {
+  return function write(chunk, encoding, cb) {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    let body;
+    if (Buffer.isBuffer(chunk)) body = chunk;
+    else if (chunk instanceof Uint8Array) body = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    else body = Buffer.from(String(chunk), typeof encoding === 'string' ? encoding : 'utf8');
+    if (body.length > 0) sendRecord(tag, body);
+    if (typeof cb === 'function') process.nextTick(cb);
+    return true;
+  };
+}
+process.stdout.write = taggedWrite('O');
+process.stderr.write = taggedWrite('E');
 // What a CommonJS module sees, resolving modules from the work directory.
 globalThis.require = require('module').createRequire(process.cwd() + '/');
 globalThis.module = { exports: {} };
