@@ -20,10 +20,8 @@
  * still takes the plain pipes, and its order across the two is best effort.
  *
  * A descriptor counts as stdout (stderr) only while it still is the file
- * the process started with, and records go out only while the ordered
- * descriptor is still the runner's pipe, so a program that redirects fd 1
- * or reuses the ordered descriptor's number is left alone; any failure to
- * send a record falls back to a plain write.
+ * the process started with, so a program that redirects fd 1 elsewhere is
+ * left alone; any failure to send a record falls back to a plain write.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,8 +39,6 @@
 #define HEADER 5
 
 static int ordered_fd = -1;
-/* Identities of the original stdout (1), stderr (2) and the ordered pipe
- * (0): a program may close and reuse any of these numbers. */
 static dev_t std_dev[3];
 static ino_t std_ino[3];
 
@@ -61,11 +57,7 @@ static int is_std(int fd)
 		return 0;
 	if (syscall(SYS_fstat, fd, &st) != 0)
 		return 0;
-	if (st.st_dev != std_dev[fd] || st.st_ino != std_ino[fd])
-		return 0;
-	if (syscall(SYS_fstat, ordered_fd, &st) != 0)
-		return 0;
-	return st.st_dev == std_dev[0] && st.st_ino == std_ino[0];
+	return st.st_dev == std_dev[fd] && st.st_ino == std_ino[fd];
 }
 
 /* send_records writes buf as records of stream tag; 0 on success. */
@@ -156,8 +148,6 @@ __attribute__((visibility("hidden"))) void baihook_ordered_init(void)
 	fd = strtol(v, &end, 10);
 	if (*end || fd < 3 || fd > 1024 || syscall(SYS_fstat, (int)fd, &st) != 0 || !S_ISFIFO(st.st_mode))
 		return;
-	std_dev[0] = st.st_dev;
-	std_ino[0] = st.st_ino;
 	for (i = 1; i <= 2; i++) {
 		if (syscall(SYS_fstat, i, &st) != 0)
 			return;
