@@ -7,8 +7,8 @@ if [ $# -ne 1 ]; then
 	echo "usage: $0 OUTDIR" >&2
 	exit 2
 fi
-src="$(dirname "$0")/src/hook.c $(dirname "$0")/src/ordered.c"
+src=$(dirname "$0")/src/hook.c
 mkdir -p "$1"
 ${CC:-gcc} -shared -fPIC -O2 -Wall -Wextra -Werror -fvisibility=hidden \
-	-Wl,-z,relro -Wl,--as-needed -o "$1/libbaihook.so.tmp" $src
+	-Wl,-z,relro -Wl,--as-needed -o "$1/libbaihook.so.tmp" "$src"
 mv -f "$1/libbaihook.so.tmp" "$1/libbaihook.so"

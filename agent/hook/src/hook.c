@@ -342,14 +342,9 @@ EXPORT int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *mask)
 	return r;
 }
 
-void baihook_ordered_init(void); /* ordered.c */
-
 __attribute__((constructor)) static void baihook_init(void)
 {
-	const char *mode;
-
-	baihook_ordered_init();
-	mode = getenv("BAI_HOOK_UNBUFFER");
+	const char *mode = getenv("BAI_HOOK_UNBUFFER");
 
 	if (!mode || mode[1] != '\0')
 		return;
