@@ -41,6 +41,13 @@ type config struct {
 	coldRuns    int
 	rttRuns     int
 	idle        time.Duration
+	// core runs the Python figures above the per-language table.
+	core bool
+	// langs selects the per-language section: "all" (every contract
+	// language with a local image), a comma list of keys, or "none".
+	langs        string
+	langColdRuns int
+	langRTTRuns  int
 }
 
 func main() {
@@ -52,6 +59,10 @@ func main() {
 	flag.IntVar(&cfg.coldRuns, "n", 10, "cold start runs")
 	flag.IntVar(&cfg.rttRuns, "rtt", 1000, "execute round trips")
 	flag.DurationVar(&cfg.idle, "idle", 5*time.Second, "idle time before reading memory")
+	flag.BoolVar(&cfg.core, "core", true, "measure the Python cold start, round trips and memory")
+	flag.StringVar(&cfg.langs, "langs", "all", `per-language section: "all" images present, comma-separated keys (c,go,...), or "none"`)
+	flag.IntVar(&cfg.langColdRuns, "lang-n", 3, "cold starts per language")
+	flag.IntVar(&cfg.langRTTRuns, "lang-rtt", 20, "trivial-statement round trips per REPL language")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -98,6 +109,26 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 		}
 	}()
 
+	if cfg.core {
+		if err := runCore(ctx, cfg, c, binDir, srv, &sessions, log, out); err != nil {
+			return err
+		}
+	}
+	ls, refs, err := selectLangs(ctx, cfg.langs, log)
+	if err != nil {
+		return err
+	}
+	track := func(id string) { sessions = appendID(sessions, id) }
+	lrows := benchLangs(ctx, c, ls, refs, cfg.langColdRuns, cfg.langRTTRuns, track, log)
+	printLangTable(out, lrows, cfg.langColdRuns, cfg.langRTTRuns)
+	return nil
+}
+
+// runCore measures the Python figures: cold start, CLI, round trips and
+// idle memory.
+func runCore(ctx context.Context, cfg config, c *compat.Client, binDir string, srv *devserver.Server, sessionsp *[]string, log *slog.Logger, out io.Writer) error {
+	sessions := *sessionsp
+	defer func() { *sessionsp = sessions }()
 	var rows []row
 
 	// 1. Cold start, interleaving both sides so drift hits them alike.
