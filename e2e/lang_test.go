@@ -26,13 +26,6 @@ const langParallel = 2
 // TestLanguages is the per-language conformance table: every contract
 // language whose image exists runs the same eight checks in its own session.
 // Under CI=true a missing image is a failure.
-// exactOrder lists the languages whose runner driver carries stdout and
-// stderr over one ordered channel (the helper replaces the language's own
-// streams), so their relative order is exact. For the others (compiled
-// programs, R, Octave, bash, PHP's STDERR) the two streams are two pipes and
-// their relative order is best effort.
-var exactOrder = map[string]bool{"python": true, "nodejs": true, "ruby": true, "perl": true, "lua": true, "scheme": true}
-
 func TestLanguages(t *testing.T) {
 	t.Parallel()
 	ci := os.Getenv("CI") == "true"
@@ -139,20 +132,8 @@ func runLangTable(t *testing.T, l langs.Lang) {
 			t.Fatalf("%v (console %s)", err, showConsole(r))
 		}
 		want := []compat.Item{{Type: "stdout", Data: "out1\n"}, {Type: "stderr", Data: "err1\n"}, {Type: "stdout", Data: "out2\n"}}
-		got := textItems(r)
-		if exactOrder[l.Key] {
-			if !reflect.DeepEqual(got, want) || r.Exit() != 0 {
-				t.Errorf("console %s exit %d; want %s exit 0", showItems(got), r.Exit(), showItems(want))
-			}
-			return
-		}
-		// Raw writes to two pipes: the order across them is best effort
-		// (docs/architecture.md); everything must arrive, each stream in order.
-		if r.Stdout() != "out1\nout2\n" || r.Stderr() != "err1\n" || r.Exit() != 0 {
-			t.Errorf("console %s exit %d; want stdout out1,out2 and stderr err1, exit 0", showItems(got), r.Exit())
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Logf("order across stdout/stderr differed (best effort for %s): %s", l.Key, showItems(got))
+		if got := textItems(r); !reflect.DeepEqual(got, want) || r.Exit() != 0 {
+			t.Errorf("console %s exit %d; want %s exit 0", showItems(got), r.Exit(), showItems(want))
 		}
 	})
 

@@ -79,9 +79,24 @@ func (s *shellRun) runIn(ctx context.Context, cfg Config, dir string, env []stri
 	cmd.Stdout = stdout.w
 	cmd.Stderr = stderr.w
 	cmd.SysProcAttr = groupAttr()
-	if err := cmd.Start(); err != nil {
+	// Start through the output filter (notify.go) so the console keeps the
+	// exact order of stdout and stderr writes.
+	sock, sockChild, notifyErr := prepareNotifyExec(cmd)
+	err = cmd.Start()
+	if sockChild != nil {
+		sockChild.Close()
+	}
+	if err != nil {
+		if notifyErr == nil {
+			unix.Close(sock)
+		}
 		return 127, fmt.Errorf("start %q: %w", command, err)
 	}
+	var capture *outputCapture
+	if notifyErr == nil {
+		capture = attachCapture(sock, stdout.r, stderr.r)
+	}
+	defer capture.close()
 	stdout.closeWrite()
 	stderr.closeWrite()
 	pid := cmd.Process.Pid
@@ -126,6 +141,36 @@ func (s *shellRun) runIn(ctx context.Context, cfg Config, dir string, env []stri
 		{Fd: int32(stdout.r), Events: unix.POLLIN},
 		{Fd: int32(stderr.r), Events: unix.POLLIN},
 		{Fd: int32(wk.r), Events: unix.POLLIN},
+		{Fd: -1, Events: unix.POLLIN},
+	}
+	if capture != nil {
+		fds[3].Fd = int32(capture.listener)
+	}
+	take := func() {
+		if fds[3].Fd < 0 {
+			return
+		}
+		if fds[3].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 && fds[3].Revents&unix.POLLIN == 0 {
+			fds[3].Fd = -1
+			return
+		}
+		if !capture.handle(func(fd int, data []byte) {
+			lastOut = time.Now()
+			streams[fd-1].feed(out, data)
+		}) {
+			fds[3].Fd = -1
+		}
+	}
+	// takeAll serves the notifications already queued.
+	takeAll := func() {
+		for fds[3].Fd >= 0 {
+			one := []unix.PollFd{{Fd: fds[3].Fd, Events: unix.POLLIN}}
+			if n, _ := unix.Poll(one, 0); n <= 0 || one[0].Revents&unix.POLLIN == 0 {
+				return
+			}
+			fds[3].Revents = one[0].Revents
+			take()
+		}
 	}
 	buf := make([]byte, 32<<10)
 	drain := func(i int) {
@@ -156,9 +201,13 @@ func (s *shellRun) runIn(ctx context.Context, cfg Config, dir string, env []stri
 		if fds[2].Revents != 0 {
 			// The process is gone: take what it left in the pipes. Output
 			// of background children that outlive it is not waited for.
+			takeAll()
 			drain(0)
 			drain(1)
 			break
+		}
+		if fds[3].Revents != 0 {
+			take()
 		}
 		for i := 0; i < 2; i++ {
 			if fds[i].Revents != 0 {

@@ -305,6 +305,10 @@ type replProc struct {
 	stdin *stdinPipe
 
 	rec, stdout, stderr rawPipe
+	// capture serves the output filter's notifications (notify.go): writes
+	// to fds 1 and 2 that the helper cannot tag at the language level
+	// (R, Octave, bash, PHP's STDERR, child processes) keep their order.
+	capture *outputCapture
 	wk, nudger          *waker
 
 	nudgeMu sync.Mutex // guards nudger against its close
@@ -368,7 +372,18 @@ func startReplProc(cfg Config, log *slog.Logger, bin string, args []string) (*re
 	cmd.Stderr = p.stderr.w
 	cmd.ExtraFiles = []*os.File{cmdR, p.rec.w}
 	cmd.SysProcAttr = groupAttr()
+	sock, sockChild, notifyErr := prepareNotifyExec(cmd) // through the output filter
 	err = cmd.Start()
+	if sockChild != nil {
+		sockChild.Close()
+	}
+	if notifyErr == nil {
+		if err == nil {
+			p.capture = attachCapture(sock, p.stdout.r, p.stderr.r)
+		} else {
+			unix.Close(sock)
+		}
+	}
 	cmdR.Close()
 	stdin.closeRead()
 	p.rec.closeWrite()
@@ -475,13 +490,44 @@ func (p *replProc) loop(exited <-chan int) {
 		{Fd: int32(p.stderr.r), Events: unix.POLLIN},
 		{Fd: int32(p.wk.r), Events: unix.POLLIN},
 		{Fd: int32(p.nudger.r), Events: unix.POLLIN}, // set once; closed only after the loop
+		{Fd: -1, Events: unix.POLLIN},                 // the output filter's listener
+	}
+	if p.capture != nil {
+		fds[5].Fd = int32(p.capture.listener)
 	}
 	buf := make([]byte, 64<<10)
 	var pending []byte
 	var items []string
 	lastOut := time.Now()
 
+	var readRecords func()
+	// takeNotes serves the output filter's queued notifications. The
+	// writer of a notification waits for the answer, so whatever is in the
+	// record pipe by then was written before it: with records set, the
+	// record pipe is read before each notification to keep that order.
+	takeNotes := func(records bool) {
+		for fds[5].Fd >= 0 {
+			one := []unix.PollFd{{Fd: fds[5].Fd, Events: unix.POLLIN}}
+			if n, _ := unix.Poll(one, 0); n <= 0 {
+				break
+			}
+			if one[0].Revents&unix.POLLIN == 0 {
+				fds[5].Fd = -1 // every filtered process is gone
+				break
+			}
+			if records {
+				readRecords()
+			}
+			if !p.capture.handle(func(fd int, data []byte) {
+				lastOut = time.Now()
+				raw[fd-1].feed(p.output(), data)
+			}) {
+				fds[5].Fd = -1
+			}
+		}
+	}
 	drainRaw := func() {
+		takeNotes(false)
 		for i := 1; i <= 2; i++ {
 			if fds[i].Fd < 0 {
 				continue
@@ -566,7 +612,7 @@ func (p *replProc) loop(exited <-chan int) {
 			record(line)
 		}
 	}
-	readRecords := func() {
+	readRecords = func() {
 		if fds[0].Fd < 0 {
 			return
 		}
@@ -607,11 +653,14 @@ func (p *replProc) loop(exited <-chan int) {
 			_, _ = unix.Read(int(fds[4].Fd), b[:])
 			lastOut = time.Now()
 		}
-		if fds[1].Revents != 0 || fds[2].Revents != 0 {
-			drainRaw()
-		}
 		if fds[0].Revents != 0 {
 			readRecords()
+		}
+		if fds[5].Revents != 0 {
+			takeNotes(true)
+		}
+		if fds[1].Revents != 0 || fds[2].Revents != 0 {
+			drainRaw()
 		}
 		if fds[3].Revents != 0 {
 			readRecords()
@@ -621,6 +670,7 @@ func (p *replProc) loop(exited <-chan int) {
 		}
 	}
 	code := <-exited
+	p.capture.close()
 	p.rec.close()
 	p.stdout.close()
 	p.stderr.close()

@@ -52,6 +52,9 @@ type Status struct {
 // Main runs the runner with settings from the environment until SIGTERM (or
 // SIGINT) and returns the process exit code. cmd/bai-runner calls it.
 func Main() int {
+	if code, ok := notifyExecMain(os.Args); ok {
+		return code
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "bai-runner")
 	// The live heap is tiny; keep the resident set small too.
 	debug.SetGCPercent(50)
