@@ -308,8 +308,8 @@ type replProc struct {
 	// capture serves the output filter's notifications (notify.go): writes
 	// to fds 1 and 2 that the helper cannot tag at the language level
 	// (R, Octave, bash, PHP's STDERR, child processes) keep their order.
-	capture *outputCapture
-	wk, nudger          *waker
+	capture    *outputCapture
+	wk, nudger *waker
 
 	nudgeMu sync.Mutex // guards nudger against its close
 
@@ -490,7 +490,7 @@ func (p *replProc) loop(exited <-chan int) {
 		{Fd: int32(p.stderr.r), Events: unix.POLLIN},
 		{Fd: int32(p.wk.r), Events: unix.POLLIN},
 		{Fd: int32(p.nudger.r), Events: unix.POLLIN}, // set once; closed only after the loop
-		{Fd: -1, Events: unix.POLLIN},                 // the output filter's listener
+		{Fd: -1, Events: unix.POLLIN},                // the output filter's listener
 	}
 	if p.capture != nil {
 		fds[5].Fd = int32(p.capture.listener)
