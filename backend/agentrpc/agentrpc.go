@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"baigo.dev/bai/common/apitypes"
@@ -62,17 +63,7 @@ func (c *Client) do(ctx context.Context, method, url string, in, out any) error 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		var p apitypes.Problem
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		_ = json.Unmarshal(b, &p)
-		msg := p.Msg
-		if msg == "" {
-			msg = p.Title
-		}
-		if msg == "" {
-			msg = string(bytes.TrimSpace(b))
-		}
-		return fmt.Errorf("agent: %s: %w", msg, statusErr(resp.StatusCode))
+		return problemErr(resp)
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
@@ -82,6 +73,25 @@ func (c *Client) do(ctx context.Context, method, url string, in, out any) error 
 		return fmt.Errorf("decode agent answer: %w", err)
 	}
 	return nil
+}
+
+// problemErr turns an agent's error answer (problem+json) into an error
+// wrapping the sentinel of its status.
+func problemErr(resp *http.Response) error {
+	var p apitypes.Problem
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_ = json.Unmarshal(b, &p)
+	msg := p.Msg
+	if msg == "" {
+		msg = p.Title
+	}
+	if msg == "" {
+		msg = string(bytes.TrimSpace(b))
+	}
+	sentinel := statusErr(resp.StatusCode)
+	// The agent words its messages for the user (a path outside the work
+	// directory, a run already in progress): pass them on as they are.
+	return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+sentinel.Error()), sentinel)
 }
 
 func statusErr(code int) error {

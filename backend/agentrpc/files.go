@@ -9,9 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
-	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
 )
@@ -52,18 +50,7 @@ func (c *Client) stream(ctx context.Context, method, u, contentType string, leng
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
-		var p apitypes.Problem
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		_ = json.Unmarshal(b, &p)
-		msg := p.Msg
-		if msg == "" {
-			msg = p.Title
-		}
-		if msg == "" {
-			msg = string(bytes.TrimSpace(b))
-		}
-		sentinel := statusErr(resp.StatusCode)
-		return nil, fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+sentinel.Error()), sentinel)
+		return nil, problemErr(resp)
 	}
 	return resp, nil
 }
