@@ -425,3 +425,9 @@ func hasImage(images []string, name string) bool {
 	}
 	return false
 }
+
+// Subscribe delivers session events that match until cancel is called; the
+// events API streams them.
+func (s *Service) Subscribe(match func(events.Event) bool) (<-chan events.Event, func()) {
+	return s.bus.Subscribe(match)
+}

@@ -303,6 +303,11 @@ func (s *Server) AddUser(t testing.TB, email string) (accessKey, secretKey strin
 // superadmin keypair and no Content-Type, as WebSocket clients sign their
 // handshake.
 func (s *Server) SignedHeader(method, path string) http.Header {
+	return s.SignedHeaderAs(s.Creds.AccessKey, s.Creds.SecretKey, method, path)
+}
+
+// SignedHeaderAs is SignedHeader for the given keypair.
+func (s *Server) SignedHeaderAs(ak, sk, method, path string) http.Header {
 	now := time.Now().UTC()
 	date := now.Format("2006-01-02T15:04:05.000000+00:00")
 	host := strings.TrimPrefix(s.URL, "http://")
@@ -311,6 +316,6 @@ func (s *Server) SignedHeader(method, path string) http.Header {
 	h := http.Header{}
 	h.Set(apitypes.HeaderDate, date)
 	h.Set(apitypes.HeaderVersion, sign.NewestVersion)
-	h.Set("Authorization", sign.Authorization(s.Creds.AccessKey, sign.Signature(s.Creds.SecretKey, sr, now)))
+	h.Set("Authorization", sign.Authorization(ak, sign.Signature(sk, sr, now)))
 	return h
 }
