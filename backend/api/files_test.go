@@ -229,3 +229,21 @@ func TestSessionFiles(t *testing.T) {
 		t.Errorf("files of a terminated session: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestOldVersionMultipartUpload: clients before v4.20181215 sign the body's
+// hash, but an empty one for multipart bodies, as Backend.AI's SDK does.
+func TestOldVersionMultipartUpload(t *testing.T) {
+	s := servertest.New(t, servertest.Options{Agent: true})
+	if r := s.Do("POST", "/kernel/create", map[string]any{"lang": "python", "clientSessionToken": "oldup"}, map[string]string{"X-BackendAI-Version": "v3.20170615"}); r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("src", "old.txt")
+	fw.Write([]byte("from an old client"))
+	mw.Close()
+	r := s.Do("POST", "/kernel/oldup/upload", body.Bytes(), map[string]string{"X-BackendAI-Version": "v3.20170615", "Content-Type": mw.FormDataContentType()})
+	if r.Status != 204 {
+		t.Fatalf("upload: %d %s", r.Status, r.Body)
+	}
+}

@@ -105,8 +105,10 @@ func mac(key []byte, msg string) []byte {
 }
 
 // Signature computes the hex signature of r with secretKey at the given date.
+// The key is derived from the date's calendar day in the date's own zone,
+// as Backend.AI's clients do (date.strftime("%Y%m%d") on the date they send).
 func Signature(secretKey string, r Request, date time.Time) string {
-	k1 := mac([]byte(secretKey), date.UTC().Format("20060102"))
+	k1 := mac([]byte(secretKey), date.Format("20060102"))
 	k2 := mac(k1, r.Host)
 	return hex.EncodeToString(mac(k2, r.StringToSign()))
 }
@@ -155,7 +157,8 @@ func ParseAuthorization(h string) (accessKey, signature string, err error) {
 }
 
 // ParseDate parses the date header: ISO-8601 (no zone means UTC, fractions
-// allowed) or an RFC 1123 HTTP date.
+// allowed) or an RFC 1123 HTTP date. The result keeps the header's zone,
+// which the signing key depends on.
 func ParseDate(s string) (time.Time, error) {
 	t := strings.TrimSpace(s)
 	for _, layout := range []string{
@@ -168,7 +171,7 @@ func ParseDate(s string) (time.Time, error) {
 		time.RFC1123Z,
 	} {
 		if d, err := time.Parse(layout, t); err == nil {
-			return d.UTC(), nil
+			return d, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("date header %q is not ISO-8601: %w", s, errdefs.ErrUnauthenticated)

@@ -32,6 +32,17 @@ func TestSignatureVectors(t *testing.T) {
 			t.Errorf("%s: got %s want %s", c.name, got, c.want)
 		}
 	}
+	// With an offset, the key uses the calendar day the client wrote
+	// (2026-11-28 in +09:00), not the UTC day (2026-11-27 20:00 UTC).
+	const tokyo = "2026-11-28T05:00:00+09:00"
+	dt, err := sign.ParseDate(tokyo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sign.Request{Method: "GET", PathQuery: "/session", Date: tokyo, Host: "127.0.0.1:8081", ContentType: "text/plain", Version: "v6.20220315"}
+	if got, want := sign.Signature(secret, req, dt), "ef9b11dc91f392799b74c53a8250080f018e347f0c8c4d2453075de4e8da025d"; got != want {
+		t.Errorf("offset date: got %s want %s", got, want)
+	}
 }
 
 func TestHashesBody(t *testing.T) {

@@ -264,7 +264,7 @@ func (s *Server) DoAs(ak, sk, method, path string, body any, hdr map[string]stri
 	}
 	v, _ := sign.ParseVersion(ver)
 	bh := ""
-	if v.HashesBody() {
+	if v.HashesBody() && !strings.HasPrefix(req.Header.Get("Content-Type"), "multipart/") {
 		bh = sign.BodyHash(raw)
 	}
 	sr := sign.Request{Method: method, PathQuery: req.URL.RequestURI(), Date: req.Header.Get(apitypes.HeaderDate),
