@@ -29,6 +29,7 @@ import (
 type Handlers struct {
 	Cfg      config.Config
 	Keys     *auth.Keys
+	Limiter  *auth.RateLimiter // nil: no rate limiting
 	Sessions *session.Service
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -161,6 +162,17 @@ func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if !ok {
 			return unauth("signature mismatch: check the secret key, and that the client signs the Host and path it sends")
+		}
+		if h.Limiter != nil && kp.RateLimit > 0 {
+			left, allowed := h.Limiter.Allow(kp.AccessKey, kp.RateLimit)
+			hd := c.Response().Header()
+			hd.Set("X-RateLimit-Limit", strconv.Itoa(kp.RateLimit))
+			hd.Set("X-RateLimit-Remaining", strconv.Itoa(max(left, 0)))
+			hd.Set("X-RateLimit-Window", strconv.Itoa(int(auth.RateWindow.Seconds())))
+			if !allowed {
+				return fmt.Errorf("keypair %s made %d requests in the last %s, its limit; wait and retry: %w",
+					kp.AccessKey, kp.RateLimit, auth.RateWindow, errdefs.ErrRateLimited)
+			}
 		}
 		owner := session.Owner{AccessKey: kp.AccessKey, Domain: kp.Domain}
 		if o := c.QueryParam("owner_access_key"); o != "" && o != kp.AccessKey {

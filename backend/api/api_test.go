@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +282,28 @@ func TestExecTimeoutCappedByPolicy(t *testing.T) {
 			t.Fatalf("session unusable after exec-timeout: %d %s", r.Status, r.Body)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := servertest.New(t, servertest.Options{})
+	ak, sk := s.AddUser(t, "busy@example.com")
+	if err := s.Store.KeyPair.UpdateOneID(ak).SetRateLimit(3).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		r := s.DoAs(ak, sk, "GET", "/session", nil, nil)
+		if r.Status != 200 || r.Header.Get("X-RateLimit-Limit") != "3" || r.Header.Get("X-RateLimit-Window") != "900" ||
+			r.Header.Get("X-RateLimit-Remaining") != strconv.Itoa(2-i) {
+			t.Fatalf("request %d: %d %v", i, r.Status, r.Header)
+		}
+	}
+	r := s.DoAs(ak, sk, "GET", "/session", nil, nil)
+	if r.Status != 429 || !strings.Contains(string(r.Body), "too-many-requests") || r.Header.Get("X-RateLimit-Remaining") != "0" {
+		t.Fatalf("over the limit: %d %s %v", r.Status, r.Body, r.Header)
+	}
+	// Another keypair is not affected.
+	if r := s.Do("GET", "/session", nil, nil); r.Status != 200 {
+		t.Fatalf("other keypair: %d", r.Status)
 	}
 }

@@ -32,6 +32,7 @@ var problemOf = []struct {
 	{errdefs.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errdefs.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	{errdefs.ErrTimeout, http.StatusGatewayTimeout, "timeout", "Timed out"},
+	{errdefs.ErrRateLimited, http.StatusTooManyRequests, "too-many-requests", "Too many requests"},
 }
 
 // ErrorHandler returns echo's error handler writing problem+json.

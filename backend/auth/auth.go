@@ -28,6 +28,7 @@ type KeyPair struct {
 	UserID     string
 	Domain     string
 	Policy     string
+	RateLimit  int // requests per RateWindow; 0 = unlimited
 	active     bool
 	fetched    time.Time
 }
@@ -71,7 +72,7 @@ func (k *Keys) Get(ctx context.Context, accessKey string) (*KeyPair, error) {
 		if err != nil {
 			return nil, err
 		}
-		kp = &KeyPair{AccessKey: row.ID, SecretKey: row.SecretKey, IsAdmin: row.IsAdmin, Policy: row.ResourcePolicy,
+		kp = &KeyPair{AccessKey: row.ID, SecretKey: row.SecretKey, IsAdmin: row.IsAdmin, Policy: row.ResourcePolicy, RateLimit: row.RateLimit,
 			active: row.IsActive, fetched: time.Now()}
 		if u := row.Edges.User; u != nil {
 			kp.UserID, kp.Domain = u.ID.String(), u.DomainName

@@ -63,7 +63,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	e.HTTPErrorHandler = api.ErrorHandler(log)
 	e.Pre(api.StripLegacyPrefix)
 	e.Use(api.LimitBody(cfg.MaxBodyBytes))
-	h := &api.Handlers{Cfg: cfg, Keys: auth.NewKeys(st, 10*time.Second), Sessions: svc, Log: log}
+	h := &api.Handlers{Cfg: cfg, Keys: auth.NewKeys(st, 10*time.Second), Limiter: auth.NewRateLimiter(nil), Sessions: svc, Log: log}
 	h.Register(e)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {

@@ -161,8 +161,10 @@ func (e *APIError) Unwrap() error {
 		return errdefs.ErrInvalidArgument
 	case e.Status == http.StatusConflict:
 		return errdefs.ErrConflict
-	case e.Status == http.StatusPreconditionFailed || e.Status == http.StatusTooManyRequests:
+	case e.Status == http.StatusPreconditionFailed:
 		return errdefs.ErrQuotaExceeded
+	case e.Status == http.StatusTooManyRequests:
+		return errdefs.ErrRateLimited
 	case e.Status == http.StatusRequestEntityTooLarge:
 		return errdefs.ErrTooLarge
 	case e.Status >= 500:
