@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -132,4 +133,22 @@ func describeExit(code int) string {
 		return fmt.Sprintf("was killed by signal %d (%s)", code-128, unix.SignalName(syscall.Signal(code-128)))
 	}
 	return fmt.Sprintf("exited with code %d", code)
+}
+
+// stopGroup ends an interpreter's process group: EOF on its command pipe
+// and SIGTERM first, SIGKILL when it lingers past two seconds. done closes
+// when the interpreter has exited.
+func stopGroup(cmdW *os.File, pid int, done <-chan struct{}) error {
+	cmdW.Close()
+	_ = signalGroup(pid, syscall.SIGTERM)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(2 * time.Second):
+	}
+	if err := signalGroup(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	<-done
+	return nil
 }

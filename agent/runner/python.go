@@ -355,22 +355,8 @@ func (p *pyProc) command(kind byte, data []byte) error {
 	return nil
 }
 
-// stop ends the process group: EOF on its command pipe and SIGTERM first,
-// SIGKILL when it lingers.
-func (p *pyProc) stop() error {
-	p.cmdW.Close()
-	_ = signalGroup(p.pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(2 * time.Second):
-	}
-	if err := signalGroup(p.pid, syscall.SIGKILL); err != nil {
-		return err
-	}
-	<-p.done
-	return nil
-}
+// stop ends the process group (see stopGroup).
+func (p *pyProc) stop() error { return stopGroup(p.cmdW, p.pid, p.done) }
 
 // discardOutput swallows output produced between runs.
 type discardOutput struct{}

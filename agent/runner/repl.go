@@ -452,22 +452,8 @@ func (p *replProc) command(kind byte, data []byte) error {
 	return nil
 }
 
-// stop ends the process group: EOF on its command pipe and SIGTERM first,
-// SIGKILL when it lingers.
-func (p *replProc) stop() error {
-	p.cmdW.Close()
-	_ = signalGroup(p.pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(2 * time.Second):
-	}
-	if err := signalGroup(p.pid, syscall.SIGKILL); err != nil {
-		return err
-	}
-	<-p.done
-	return nil
-}
+// stop ends the process group (see stopGroup).
+func (p *replProc) stop() error { return stopGroup(p.cmdW, p.pid, p.done) }
 
 func (p *replProc) emit(ev replEvent) {
 	select {
