@@ -341,13 +341,16 @@ func TestAgentProcess(t *testing.T) {
 		fm.mu.Lock()
 		fm.orphans = []string{orphan}
 		fm.mu.Unlock()
-		waitFor(t, "orphan gone", func() bool {
+		// The container goes first and the kernel's directory right after
+		// it, so wait for both.
+		waitFor(t, "orphan and its dir gone", func() bool {
 			var p map[string]any
-			return call(t, a, "GET", "/v1/kernels/"+orphan+"/logs", secret, nil, &p) == http.StatusNotFound
+			if call(t, a, "GET", "/v1/kernels/"+orphan+"/logs", secret, nil, &p) != http.StatusNotFound {
+				return false
+			}
+			_, err := os.Stat(filepath.Join(dataDir, "kernels", orphan))
+			return os.IsNotExist(err)
 		})
-		if _, err := os.Stat(filepath.Join(dataDir, "kernels", orphan)); !os.IsNotExist(err) {
-			t.Fatalf("orphan dir left: %v", err)
-		}
 	})
 
 	fm.mu.Lock()
