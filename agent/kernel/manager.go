@@ -663,15 +663,23 @@ func (m *Manager) reattach(ctx context.Context, k *Kernel) error {
 		return err
 	}
 	go m.readLoop(k, c)
-	if err := c.send(kproto.OpStatus, nil); err != nil {
-		c.close()
-		return err
-	}
-	select {
-	case <-c.status:
-	case <-ctx.Done():
-		c.close()
-		return fmt.Errorf("runner did not answer status: %w", errdefs.ErrTimeout)
+	// Ping until the runner answers: its reply can go to the previous
+	// agent's connection, which it drops only when a send to it fails.
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for answered := false; !answered; {
+		if err := c.send(kproto.OpStatus, nil); err != nil {
+			c.close()
+			return err
+		}
+		select {
+		case <-c.status:
+			answered = true
+		case <-tick.C:
+		case <-ctx.Done():
+			c.close()
+			return fmt.Errorf("runner did not answer status: %w", errdefs.ErrTimeout)
+		}
 	}
 	k.mu.Lock()
 	k.conn, k.state = c, stateRunning
