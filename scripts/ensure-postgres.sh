@@ -94,10 +94,41 @@ else
 	pg() { "$@"; }
 fi
 
-running() { pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; }
-
 # The port the running server really listens on (line 4 of postmaster.pid).
 running_port() { sed -n 4p "$data/postmaster.pid" 2>/dev/null || true; }
+
+# answers: something accepts connections on the server's port.
+answers() {
+	local p
+	p=$(running_port)
+	[[ -n $p ]] && (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
+}
+
+# running: pg_ctl sees the postmaster AND it answers. pg_ctl alone is fooled
+# by a stale postmaster.pid whose process was killed but not reaped (a
+# zombie counts as alive), which is what a killed session leaves behind.
+running() {
+	pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1 || return 1
+	local i
+	for ((i = 0; i < 50; i++)); do # a server still starting gets 5 s
+		answers && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# clear_stale removes a postmaster.pid left by a server that is gone (its
+# process absent, or a zombie), so pg_ctl can start a new one.
+clear_stale() {
+	local pid state
+	[[ -f $data/postmaster.pid ]] || return 0
+	pid=$(sed -n 1p "$data/postmaster.pid")
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+	if [[ -z $state || $state == Z ]]; then
+		say "removing the stale postmaster.pid of a server that is gone (pid $pid)"
+		rm -f "$data/postmaster.pid"
+	fi
+}
 
 dsn() { echo "postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable"; }
 
@@ -150,6 +181,7 @@ max_connections = 200
 EOF
 fi
 
+clear_stale
 say "starting PostgreSQL on 127.0.0.1:$port (log $log)"
 if ! pg "$bindir/pg_ctl" -D "$data" -l "$log" -o "-p $port" -w -t 60 start >&2; then
 	tail -n 20 "$log" >&2 || true
