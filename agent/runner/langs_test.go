@@ -210,18 +210,7 @@ func TestPromptBeforeWaitingInput(t *testing.T) {
 	a := dialAgent(t, tr.cfg.IPCDir)
 	a.expect(kproto.OpReady)
 	for _, op := range []string{kproto.OpCode, kproto.OpExec} {
-		a.send(op, `printf 'name? '; read -r v; echo "got $v"`)
-		var seq []string
-		for {
-			m := a.recv()
-			if m.Op == kproto.OpFinished {
-				break
-			}
-			seq = append(seq, m.Op+":"+string(m.Payload))
-			if m.Op == kproto.OpWaitingInput {
-				a.send(kproto.OpInput, "ann")
-			}
-		}
+		seq := runAnswering(a, op, `printf 'name? '; read -r v; echo "got $v"`, "ann")
 		want := `stdout:name? |waiting-input:{"is_password":false}|stdout:got ann` + "\n"
 		if strings.Join(seq, "|") != want {
 			t.Fatalf("%s: got %q", op, seq)
@@ -361,22 +350,28 @@ func TestTaggedPromptBeforeWaitingInput(t *testing.T) {
 			tr := startRunnerPath(t, tc.lang, "")
 			a := dialAgent(t, tr.cfg.IPCDir)
 			a.expect(kproto.OpReady)
-			a.send(kproto.OpCode, tc.src)
-			var seq []string
-			for {
-				m := a.recv()
-				if m.Op == kproto.OpFinished {
-					break
-				}
-				seq = append(seq, m.Op+":"+string(m.Payload))
-				if m.Op == kproto.OpWaitingInput {
-					a.send(kproto.OpInput, "ann")
-				}
-			}
+			seq := runAnswering(a, kproto.OpCode, tc.src, "ann")
 			want := `stdout:name? |waiting-input:{"is_password":false}|stdout:got ann` + "\n"
 			if strings.Join(seq, "|") != want {
 				t.Fatalf("got %q", seq)
 			}
 		})
+	}
+}
+
+// runAnswering sends one run and returns its messages up to finished as
+// "op:payload", answering every waiting-input with answer.
+func runAnswering(a *agentConn, op, src, answer string) []string {
+	a.send(op, src)
+	var seq []string
+	for {
+		m := a.recv()
+		if m.Op == kproto.OpFinished {
+			return seq
+		}
+		seq = append(seq, m.Op+":"+string(m.Payload))
+		if m.Op == kproto.OpWaitingInput {
+			a.send(kproto.OpInput, answer)
+		}
 	}
 }
