@@ -243,35 +243,7 @@ func runCore(ctx context.Context, cfg config, c *compat.Client, binDir string, s
 
 // coldStart creates a session and runs print(1) until its stdout arrives.
 func coldStart(ctx context.Context, c *compat.Client, image, name string) (time.Duration, string, error) {
-	start := time.Now()
-	res, err := c.Create(ctx, compat.CreateOptions{Image: image, Name: name})
-	if err != nil {
-		return 0, "", err
-	}
-	if err := waitRunning(ctx, c, res); err != nil {
-		return 0, res.ID(), err
-	}
-	runID := compat.NewRunID()
-	mode, code := "query", "print(1)"
-	for {
-		r, _, err := c.Execute(ctx, name, mode, runID, code, nil)
-		if err != nil {
-			return 0, res.ID(), err
-		}
-		items, err := r.Items()
-		if err != nil {
-			return 0, res.ID(), err
-		}
-		for _, it := range items {
-			if s, _ := it.Data.(string); it.Type == "stdout" && strings.Contains(s, "1") {
-				return time.Since(start), res.ID(), nil
-			}
-		}
-		if r.Status != "continued" {
-			return 0, res.ID(), fmt.Errorf("print(1) finished %s without stdout", r.Status)
-		}
-		mode, code = "continue", ""
-	}
+	return coldStartCode(ctx, c, image, name, "print(1)", "1")
 }
 
 func appendID(ids []string, id string) []string {
