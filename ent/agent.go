@@ -36,6 +36,10 @@ type Agent struct {
 	OccupiedSlots map[string]float64 `json:"occupied_slots,omitempty"`
 	// Images holds the value of the "images" field.
 	Images []string `json:"images,omitempty"`
+	// Devices holds the value of the "devices" field.
+	Devices []map[string]interface{} `json:"devices,omitempty"`
+	// Schedulable holds the value of the "schedulable" field.
+	Schedulable bool `json:"schedulable,omitempty"`
 	// FirstContact holds the value of the "first_contact" field.
 	FirstContact time.Time `json:"first_contact,omitempty"`
 	// LastHeartbeat holds the value of the "last_heartbeat" field.
@@ -48,8 +52,10 @@ func (*Agent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case agent.FieldAvailableSlots, agent.FieldOccupiedSlots, agent.FieldImages:
+		case agent.FieldAvailableSlots, agent.FieldOccupiedSlots, agent.FieldImages, agent.FieldDevices:
 			values[i] = new([]byte)
+		case agent.FieldSchedulable:
+			values[i] = new(sql.NullBool)
 		case agent.FieldID, agent.FieldStatus, agent.FieldStatusInfo, agent.FieldAddr, agent.FieldRegion, agent.FieldScalingGroup, agent.FieldVersion:
 			values[i] = new(sql.NullString)
 		case agent.FieldFirstContact, agent.FieldLastHeartbeat:
@@ -135,6 +141,20 @@ func (_m *Agent) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field images: %w", err)
 				}
 			}
+		case agent.FieldDevices:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field devices", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Devices); err != nil {
+					return fmt.Errorf("unmarshal field devices: %w", err)
+				}
+			}
+		case agent.FieldSchedulable:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field schedulable", values[i])
+			} else if value.Valid {
+				_m.Schedulable = value.Bool
+			}
 		case agent.FieldFirstContact:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field first_contact", values[i])
@@ -209,6 +229,12 @@ func (_m *Agent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("images=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Images))
+	builder.WriteString(", ")
+	builder.WriteString("devices=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Devices))
+	builder.WriteString(", ")
+	builder.WriteString("schedulable=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Schedulable))
 	builder.WriteString(", ")
 	builder.WriteString("first_contact=")
 	builder.WriteString(_m.FirstContact.Format(time.ANSIC))

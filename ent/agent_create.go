@@ -125,6 +125,26 @@ func (_c *AgentCreate) SetImages(v []string) *AgentCreate {
 	return _c
 }
 
+// SetDevices sets the "devices" field.
+func (_c *AgentCreate) SetDevices(v []map[string]interface{}) *AgentCreate {
+	_c.mutation.SetDevices(v)
+	return _c
+}
+
+// SetSchedulable sets the "schedulable" field.
+func (_c *AgentCreate) SetSchedulable(v bool) *AgentCreate {
+	_c.mutation.SetSchedulable(v)
+	return _c
+}
+
+// SetNillableSchedulable sets the "schedulable" field if the given value is not nil.
+func (_c *AgentCreate) SetNillableSchedulable(v *bool) *AgentCreate {
+	if v != nil {
+		_c.SetSchedulable(*v)
+	}
+	return _c
+}
+
 // SetFirstContact sets the "first_contact" field.
 func (_c *AgentCreate) SetFirstContact(v time.Time) *AgentCreate {
 	_c.mutation.SetFirstContact(v)
@@ -218,6 +238,10 @@ func (_c *AgentCreate) defaults() {
 		v := agent.DefaultVersion
 		_c.mutation.SetVersion(v)
 	}
+	if _, ok := _c.mutation.Schedulable(); !ok {
+		v := agent.DefaultSchedulable
+		_c.mutation.SetSchedulable(v)
+	}
 	if _, ok := _c.mutation.FirstContact(); !ok {
 		v := agent.DefaultFirstContact()
 		_c.mutation.SetFirstContact(v)
@@ -252,6 +276,9 @@ func (_c *AgentCreate) check() error {
 	}
 	if _, ok := _c.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "Agent.version"`)}
+	}
+	if _, ok := _c.mutation.Schedulable(); !ok {
+		return &ValidationError{Name: "schedulable", err: errors.New(`ent: missing required field "Agent.schedulable"`)}
 	}
 	if _, ok := _c.mutation.FirstContact(); !ok {
 		return &ValidationError{Name: "first_contact", err: errors.New(`ent: missing required field "Agent.first_contact"`)}
@@ -335,6 +362,14 @@ func (_c *AgentCreate) createSpec() (*Agent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Images(); ok {
 		_spec.SetField(agent.FieldImages, field.TypeJSON, value)
 		_node.Images = value
+	}
+	if value, ok := _c.mutation.Devices(); ok {
+		_spec.SetField(agent.FieldDevices, field.TypeJSON, value)
+		_node.Devices = value
+	}
+	if value, ok := _c.mutation.Schedulable(); ok {
+		_spec.SetField(agent.FieldSchedulable, field.TypeBool, value)
+		_node.Schedulable = value
 	}
 	if value, ok := _c.mutation.FirstContact(); ok {
 		_spec.SetField(agent.FieldFirstContact, field.TypeTime, value)
@@ -519,6 +554,36 @@ func (u *AgentUpsert) UpdateImages() *AgentUpsert {
 // ClearImages clears the value of the "images" field.
 func (u *AgentUpsert) ClearImages() *AgentUpsert {
 	u.SetNull(agent.FieldImages)
+	return u
+}
+
+// SetDevices sets the "devices" field.
+func (u *AgentUpsert) SetDevices(v []map[string]interface{}) *AgentUpsert {
+	u.Set(agent.FieldDevices, v)
+	return u
+}
+
+// UpdateDevices sets the "devices" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateDevices() *AgentUpsert {
+	u.SetExcluded(agent.FieldDevices)
+	return u
+}
+
+// ClearDevices clears the value of the "devices" field.
+func (u *AgentUpsert) ClearDevices() *AgentUpsert {
+	u.SetNull(agent.FieldDevices)
+	return u
+}
+
+// SetSchedulable sets the "schedulable" field.
+func (u *AgentUpsert) SetSchedulable(v bool) *AgentUpsert {
+	u.Set(agent.FieldSchedulable, v)
+	return u
+}
+
+// UpdateSchedulable sets the "schedulable" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateSchedulable() *AgentUpsert {
+	u.SetExcluded(agent.FieldSchedulable)
 	return u
 }
 
@@ -729,6 +794,41 @@ func (u *AgentUpsertOne) UpdateImages() *AgentUpsertOne {
 func (u *AgentUpsertOne) ClearImages() *AgentUpsertOne {
 	return u.Update(func(s *AgentUpsert) {
 		s.ClearImages()
+	})
+}
+
+// SetDevices sets the "devices" field.
+func (u *AgentUpsertOne) SetDevices(v []map[string]interface{}) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetDevices(v)
+	})
+}
+
+// UpdateDevices sets the "devices" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateDevices() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateDevices()
+	})
+}
+
+// ClearDevices clears the value of the "devices" field.
+func (u *AgentUpsertOne) ClearDevices() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearDevices()
+	})
+}
+
+// SetSchedulable sets the "schedulable" field.
+func (u *AgentUpsertOne) SetSchedulable(v bool) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetSchedulable(v)
+	})
+}
+
+// UpdateSchedulable sets the "schedulable" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateSchedulable() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateSchedulable()
 	})
 }
 
@@ -1108,6 +1208,41 @@ func (u *AgentUpsertBulk) UpdateImages() *AgentUpsertBulk {
 func (u *AgentUpsertBulk) ClearImages() *AgentUpsertBulk {
 	return u.Update(func(s *AgentUpsert) {
 		s.ClearImages()
+	})
+}
+
+// SetDevices sets the "devices" field.
+func (u *AgentUpsertBulk) SetDevices(v []map[string]interface{}) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetDevices(v)
+	})
+}
+
+// UpdateDevices sets the "devices" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateDevices() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateDevices()
+	})
+}
+
+// ClearDevices clears the value of the "devices" field.
+func (u *AgentUpsertBulk) ClearDevices() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearDevices()
+	})
+}
+
+// SetSchedulable sets the "schedulable" field.
+func (u *AgentUpsertBulk) SetSchedulable(v bool) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetSchedulable(v)
+	})
+}
+
+// UpdateSchedulable sets the "schedulable" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateSchedulable() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateSchedulable()
 	})
 }
 

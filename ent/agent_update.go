@@ -156,6 +156,38 @@ func (_u *AgentUpdate) ClearImages() *AgentUpdate {
 	return _u
 }
 
+// SetDevices sets the "devices" field.
+func (_u *AgentUpdate) SetDevices(v []map[string]interface{}) *AgentUpdate {
+	_u.mutation.SetDevices(v)
+	return _u
+}
+
+// AppendDevices appends value to the "devices" field.
+func (_u *AgentUpdate) AppendDevices(v []map[string]interface{}) *AgentUpdate {
+	_u.mutation.AppendDevices(v)
+	return _u
+}
+
+// ClearDevices clears the value of the "devices" field.
+func (_u *AgentUpdate) ClearDevices() *AgentUpdate {
+	_u.mutation.ClearDevices()
+	return _u
+}
+
+// SetSchedulable sets the "schedulable" field.
+func (_u *AgentUpdate) SetSchedulable(v bool) *AgentUpdate {
+	_u.mutation.SetSchedulable(v)
+	return _u
+}
+
+// SetNillableSchedulable sets the "schedulable" field if the given value is not nil.
+func (_u *AgentUpdate) SetNillableSchedulable(v *bool) *AgentUpdate {
+	if v != nil {
+		_u.SetSchedulable(*v)
+	}
+	return _u
+}
+
 // SetLastHeartbeat sets the "last_heartbeat" field.
 func (_u *AgentUpdate) SetLastHeartbeat(v time.Time) *AgentUpdate {
 	_u.mutation.SetLastHeartbeat(v)
@@ -270,6 +302,20 @@ func (_u *AgentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ImagesCleared() {
 		_spec.ClearField(agent.FieldImages, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Devices(); ok {
+		_spec.SetField(agent.FieldDevices, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedDevices(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldDevices, value)
+		})
+	}
+	if _u.mutation.DevicesCleared() {
+		_spec.ClearField(agent.FieldDevices, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Schedulable(); ok {
+		_spec.SetField(agent.FieldSchedulable, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.LastHeartbeat(); ok {
 		_spec.SetField(agent.FieldLastHeartbeat, field.TypeTime, value)
@@ -422,6 +468,38 @@ func (_u *AgentUpdateOne) ClearImages() *AgentUpdateOne {
 	return _u
 }
 
+// SetDevices sets the "devices" field.
+func (_u *AgentUpdateOne) SetDevices(v []map[string]interface{}) *AgentUpdateOne {
+	_u.mutation.SetDevices(v)
+	return _u
+}
+
+// AppendDevices appends value to the "devices" field.
+func (_u *AgentUpdateOne) AppendDevices(v []map[string]interface{}) *AgentUpdateOne {
+	_u.mutation.AppendDevices(v)
+	return _u
+}
+
+// ClearDevices clears the value of the "devices" field.
+func (_u *AgentUpdateOne) ClearDevices() *AgentUpdateOne {
+	_u.mutation.ClearDevices()
+	return _u
+}
+
+// SetSchedulable sets the "schedulable" field.
+func (_u *AgentUpdateOne) SetSchedulable(v bool) *AgentUpdateOne {
+	_u.mutation.SetSchedulable(v)
+	return _u
+}
+
+// SetNillableSchedulable sets the "schedulable" field if the given value is not nil.
+func (_u *AgentUpdateOne) SetNillableSchedulable(v *bool) *AgentUpdateOne {
+	if v != nil {
+		_u.SetSchedulable(*v)
+	}
+	return _u
+}
+
 // SetLastHeartbeat sets the "last_heartbeat" field.
 func (_u *AgentUpdateOne) SetLastHeartbeat(v time.Time) *AgentUpdateOne {
 	_u.mutation.SetLastHeartbeat(v)
@@ -566,6 +644,20 @@ func (_u *AgentUpdateOne) sqlSave(ctx context.Context) (_node *Agent, err error)
 	}
 	if _u.mutation.ImagesCleared() {
 		_spec.ClearField(agent.FieldImages, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Devices(); ok {
+		_spec.SetField(agent.FieldDevices, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedDevices(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldDevices, value)
+		})
+	}
+	if _u.mutation.DevicesCleared() {
+		_spec.ClearField(agent.FieldDevices, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Schedulable(); ok {
+		_spec.SetField(agent.FieldSchedulable, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.LastHeartbeat(); ok {
 		_spec.SetField(agent.FieldLastHeartbeat, field.TypeTime, value)

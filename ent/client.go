@@ -17,6 +17,7 @@ import (
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/keypair"
 	"baigo.dev/bai/ent/resourcepolicy"
+	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
 	"entgo.io/ent"
@@ -40,6 +41,8 @@ type Client struct {
 	KeyPair *KeyPairClient
 	// ResourcePolicy is the client for interacting with the ResourcePolicy builders.
 	ResourcePolicy *ResourcePolicyClient
+	// ScalingGroup is the client for interacting with the ScalingGroup builders.
+	ScalingGroup *ScalingGroupClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// User is the client for interacting with the User builders.
@@ -60,6 +63,7 @@ func (c *Client) init() {
 	c.Kernel = NewKernelClient(c.config)
 	c.KeyPair = NewKeyPairClient(c.config)
 	c.ResourcePolicy = NewResourcePolicyClient(c.config)
+	c.ScalingGroup = NewScalingGroupClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -159,6 +163,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Kernel:         NewKernelClient(cfg),
 		KeyPair:        NewKeyPairClient(cfg),
 		ResourcePolicy: NewResourcePolicyClient(cfg),
+		ScalingGroup:   NewScalingGroupClient(cfg),
 		Session:        NewSessionClient(cfg),
 		User:           NewUserClient(cfg),
 	}, nil
@@ -185,6 +190,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Kernel:         NewKernelClient(cfg),
 		KeyPair:        NewKeyPairClient(cfg),
 		ResourcePolicy: NewResourcePolicyClient(cfg),
+		ScalingGroup:   NewScalingGroupClient(cfg),
 		Session:        NewSessionClient(cfg),
 		User:           NewUserClient(cfg),
 	}, nil
@@ -216,7 +222,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.Session, c.User,
+		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
+		c.Session, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -226,7 +233,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.Session, c.User,
+		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
+		c.Session, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -245,6 +253,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.KeyPair.mutate(ctx, m)
 	case *ResourcePolicyMutation:
 		return c.ResourcePolicy.mutate(ctx, m)
+	case *ScalingGroupMutation:
+		return c.ScalingGroup.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *UserMutation:
@@ -951,6 +961,139 @@ func (c *ResourcePolicyClient) mutate(ctx context.Context, m *ResourcePolicyMuta
 	}
 }
 
+// ScalingGroupClient is a client for the ScalingGroup schema.
+type ScalingGroupClient struct {
+	config
+}
+
+// NewScalingGroupClient returns a client for the ScalingGroup from the given config.
+func NewScalingGroupClient(c config) *ScalingGroupClient {
+	return &ScalingGroupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `scalinggroup.Hooks(f(g(h())))`.
+func (c *ScalingGroupClient) Use(hooks ...Hook) {
+	c.hooks.ScalingGroup = append(c.hooks.ScalingGroup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `scalinggroup.Intercept(f(g(h())))`.
+func (c *ScalingGroupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScalingGroup = append(c.inters.ScalingGroup, interceptors...)
+}
+
+// Create returns a builder for creating a ScalingGroup entity.
+func (c *ScalingGroupClient) Create() *ScalingGroupCreate {
+	mutation := newScalingGroupMutation(c.config, OpCreate)
+	return &ScalingGroupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScalingGroup entities.
+func (c *ScalingGroupClient) CreateBulk(builders ...*ScalingGroupCreate) *ScalingGroupCreateBulk {
+	return &ScalingGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScalingGroupClient) MapCreateBulk(slice any, setFunc func(*ScalingGroupCreate, int)) *ScalingGroupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScalingGroupCreateBulk{err: fmt.Errorf("calling to ScalingGroupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScalingGroupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScalingGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScalingGroup.
+func (c *ScalingGroupClient) Update() *ScalingGroupUpdate {
+	mutation := newScalingGroupMutation(c.config, OpUpdate)
+	return &ScalingGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScalingGroupClient) UpdateOne(_m *ScalingGroup) *ScalingGroupUpdateOne {
+	mutation := newScalingGroupMutation(c.config, OpUpdateOne, withScalingGroup(_m))
+	return &ScalingGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScalingGroupClient) UpdateOneID(id string) *ScalingGroupUpdateOne {
+	mutation := newScalingGroupMutation(c.config, OpUpdateOne, withScalingGroupID(id))
+	return &ScalingGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScalingGroup.
+func (c *ScalingGroupClient) Delete() *ScalingGroupDelete {
+	mutation := newScalingGroupMutation(c.config, OpDelete)
+	return &ScalingGroupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScalingGroupClient) DeleteOne(_m *ScalingGroup) *ScalingGroupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScalingGroupClient) DeleteOneID(id string) *ScalingGroupDeleteOne {
+	builder := c.Delete().Where(scalinggroup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScalingGroupDeleteOne{builder}
+}
+
+// Query returns a query builder for ScalingGroup.
+func (c *ScalingGroupClient) Query() *ScalingGroupQuery {
+	return &ScalingGroupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScalingGroup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScalingGroup entity by its id.
+func (c *ScalingGroupClient) Get(ctx context.Context, id string) (*ScalingGroup, error) {
+	return c.Query().Where(scalinggroup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScalingGroupClient) GetX(ctx context.Context, id string) *ScalingGroup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ScalingGroupClient) Hooks() []Hook {
+	return c.hooks.ScalingGroup
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScalingGroupClient) Interceptors() []Interceptor {
+	return c.inters.ScalingGroup
+}
+
+func (c *ScalingGroupClient) mutate(ctx context.Context, m *ScalingGroupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScalingGroupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScalingGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScalingGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScalingGroupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScalingGroup mutation op: %q", m.Op())
+	}
+}
+
 // SessionClient is a client for the Session schema.
 type SessionClient struct {
 	config
@@ -1252,9 +1395,11 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, Session, User []ent.Hook
+		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
+		User []ent.Hook
 	}
 	inters struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, Session, User []ent.Interceptor
+		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
+		User []ent.Interceptor
 	}
 )

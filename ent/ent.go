@@ -14,6 +14,7 @@ import (
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/keypair"
 	"baigo.dev/bai/ent/resourcepolicy"
+	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
 	"entgo.io/ent"
@@ -84,6 +85,7 @@ func checkColumn(t, c string) error {
 			kernel.Table:         kernel.ValidColumn,
 			keypair.Table:        keypair.ValidColumn,
 			resourcepolicy.Table: resourcepolicy.ValidColumn,
+			scalinggroup.Table:   scalinggroup.ValidColumn,
 			session.Table:        session.ValidColumn,
 			user.Table:           user.ValidColumn,
 		})

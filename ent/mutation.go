@@ -15,6 +15,7 @@ import (
 	"baigo.dev/bai/ent/keypair"
 	"baigo.dev/bai/ent/predicate"
 	"baigo.dev/bai/ent/resourcepolicy"
+	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
 	"entgo.io/ent"
@@ -36,6 +37,7 @@ const (
 	TypeKernel         = "Kernel"
 	TypeKeyPair        = "KeyPair"
 	TypeResourcePolicy = "ResourcePolicy"
+	TypeScalingGroup   = "ScalingGroup"
 	TypeSession        = "Session"
 	TypeUser           = "User"
 )
@@ -56,6 +58,9 @@ type AgentMutation struct {
 	occupied_slots  *map[string]float64
 	images          *[]string
 	appendimages    []string
+	devices         *[]map[string]interface{}
+	appenddevices   []map[string]interface{}
+	schedulable     *bool
 	first_contact   *time.Time
 	last_heartbeat  *time.Time
 	clearedFields   map[string]struct{}
@@ -547,6 +552,107 @@ func (m *AgentMutation) ResetImages() {
 	delete(m.clearedFields, agent.FieldImages)
 }
 
+// SetDevices sets the "devices" field.
+func (m *AgentMutation) SetDevices(value []map[string]interface{}) {
+	m.devices = &value
+	m.appenddevices = nil
+}
+
+// Devices returns the value of the "devices" field in the mutation.
+func (m *AgentMutation) Devices() (r []map[string]interface{}, exists bool) {
+	v := m.devices
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDevices returns the old "devices" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldDevices(ctx context.Context) (v []map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDevices is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDevices requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDevices: %w", err)
+	}
+	return oldValue.Devices, nil
+}
+
+// AppendDevices adds value to the "devices" field.
+func (m *AgentMutation) AppendDevices(value []map[string]interface{}) {
+	m.appenddevices = append(m.appenddevices, value...)
+}
+
+// AppendedDevices returns the list of values that were appended to the "devices" field in this mutation.
+func (m *AgentMutation) AppendedDevices() ([]map[string]interface{}, bool) {
+	if len(m.appenddevices) == 0 {
+		return nil, false
+	}
+	return m.appenddevices, true
+}
+
+// ClearDevices clears the value of the "devices" field.
+func (m *AgentMutation) ClearDevices() {
+	m.devices = nil
+	m.appenddevices = nil
+	m.clearedFields[agent.FieldDevices] = struct{}{}
+}
+
+// DevicesCleared returns if the "devices" field was cleared in this mutation.
+func (m *AgentMutation) DevicesCleared() bool {
+	_, ok := m.clearedFields[agent.FieldDevices]
+	return ok
+}
+
+// ResetDevices resets all changes to the "devices" field.
+func (m *AgentMutation) ResetDevices() {
+	m.devices = nil
+	m.appenddevices = nil
+	delete(m.clearedFields, agent.FieldDevices)
+}
+
+// SetSchedulable sets the "schedulable" field.
+func (m *AgentMutation) SetSchedulable(b bool) {
+	m.schedulable = &b
+}
+
+// Schedulable returns the value of the "schedulable" field in the mutation.
+func (m *AgentMutation) Schedulable() (r bool, exists bool) {
+	v := m.schedulable
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSchedulable returns the old "schedulable" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldSchedulable(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSchedulable is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSchedulable requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSchedulable: %w", err)
+	}
+	return oldValue.Schedulable, nil
+}
+
+// ResetSchedulable resets all changes to the "schedulable" field.
+func (m *AgentMutation) ResetSchedulable() {
+	m.schedulable = nil
+}
+
 // SetFirstContact sets the "first_contact" field.
 func (m *AgentMutation) SetFirstContact(t time.Time) {
 	m.first_contact = &t
@@ -653,7 +759,7 @@ func (m *AgentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 13)
 	if m.status != nil {
 		fields = append(fields, agent.FieldStatus)
 	}
@@ -680,6 +786,12 @@ func (m *AgentMutation) Fields() []string {
 	}
 	if m.images != nil {
 		fields = append(fields, agent.FieldImages)
+	}
+	if m.devices != nil {
+		fields = append(fields, agent.FieldDevices)
+	}
+	if m.schedulable != nil {
+		fields = append(fields, agent.FieldSchedulable)
 	}
 	if m.first_contact != nil {
 		fields = append(fields, agent.FieldFirstContact)
@@ -713,6 +825,10 @@ func (m *AgentMutation) Field(name string) (ent.Value, bool) {
 		return m.OccupiedSlots()
 	case agent.FieldImages:
 		return m.Images()
+	case agent.FieldDevices:
+		return m.Devices()
+	case agent.FieldSchedulable:
+		return m.Schedulable()
 	case agent.FieldFirstContact:
 		return m.FirstContact()
 	case agent.FieldLastHeartbeat:
@@ -744,6 +860,10 @@ func (m *AgentMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldOccupiedSlots(ctx)
 	case agent.FieldImages:
 		return m.OldImages(ctx)
+	case agent.FieldDevices:
+		return m.OldDevices(ctx)
+	case agent.FieldSchedulable:
+		return m.OldSchedulable(ctx)
 	case agent.FieldFirstContact:
 		return m.OldFirstContact(ctx)
 	case agent.FieldLastHeartbeat:
@@ -820,6 +940,20 @@ func (m *AgentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetImages(v)
 		return nil
+	case agent.FieldDevices:
+		v, ok := value.([]map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDevices(v)
+		return nil
+	case agent.FieldSchedulable:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSchedulable(v)
+		return nil
 	case agent.FieldFirstContact:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -873,6 +1007,9 @@ func (m *AgentMutation) ClearedFields() []string {
 	if m.FieldCleared(agent.FieldImages) {
 		fields = append(fields, agent.FieldImages)
 	}
+	if m.FieldCleared(agent.FieldDevices) {
+		fields = append(fields, agent.FieldDevices)
+	}
 	return fields
 }
 
@@ -895,6 +1032,9 @@ func (m *AgentMutation) ClearField(name string) error {
 		return nil
 	case agent.FieldImages:
 		m.ClearImages()
+		return nil
+	case agent.FieldDevices:
+		m.ClearDevices()
 		return nil
 	}
 	return fmt.Errorf("unknown Agent nullable field %s", name)
@@ -930,6 +1070,12 @@ func (m *AgentMutation) ResetField(name string) error {
 		return nil
 	case agent.FieldImages:
 		m.ResetImages()
+		return nil
+	case agent.FieldDevices:
+		m.ResetDevices()
+		return nil
+	case agent.FieldSchedulable:
+		m.ResetSchedulable()
 		return nil
 	case agent.FieldFirstContact:
 		m.ResetFirstContact()
@@ -4593,6 +4739,785 @@ func (m *ResourcePolicyMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ResourcePolicy edge %s", name)
 }
 
+// ScalingGroupMutation represents an operation that mutates the ScalingGroup nodes in the graph.
+type ScalingGroupMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *string
+	description            *string
+	is_active              *bool
+	scheduler              *string
+	agent_selector         *string
+	pending_timeout        *int
+	addpending_timeout     *int
+	scaler                 *string
+	scaler_idle_seconds    *int
+	addscaler_idle_seconds *int
+	created_at             *time.Time
+	clearedFields          map[string]struct{}
+	done                   bool
+	oldValue               func(context.Context) (*ScalingGroup, error)
+	predicates             []predicate.ScalingGroup
+}
+
+var _ ent.Mutation = (*ScalingGroupMutation)(nil)
+
+// scalinggroupOption allows management of the mutation configuration using functional options.
+type scalinggroupOption func(*ScalingGroupMutation)
+
+// newScalingGroupMutation creates new mutation for the ScalingGroup entity.
+func newScalingGroupMutation(c config, op Op, opts ...scalinggroupOption) *ScalingGroupMutation {
+	m := &ScalingGroupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScalingGroup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScalingGroupID sets the ID field of the mutation.
+func withScalingGroupID(id string) scalinggroupOption {
+	return func(m *ScalingGroupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScalingGroup
+		)
+		m.oldValue = func(ctx context.Context) (*ScalingGroup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScalingGroup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScalingGroup sets the old ScalingGroup of the mutation.
+func withScalingGroup(node *ScalingGroup) scalinggroupOption {
+	return func(m *ScalingGroupMutation) {
+		m.oldValue = func(context.Context) (*ScalingGroup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScalingGroupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScalingGroupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ScalingGroup entities.
+func (m *ScalingGroupMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScalingGroupMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScalingGroupMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScalingGroup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetDescription sets the "description" field.
+func (m *ScalingGroupMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *ScalingGroupMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *ScalingGroupMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetIsActive sets the "is_active" field.
+func (m *ScalingGroupMutation) SetIsActive(b bool) {
+	m.is_active = &b
+}
+
+// IsActive returns the value of the "is_active" field in the mutation.
+func (m *ScalingGroupMutation) IsActive() (r bool, exists bool) {
+	v := m.is_active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIsActive returns the old "is_active" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldIsActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIsActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIsActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIsActive: %w", err)
+	}
+	return oldValue.IsActive, nil
+}
+
+// ResetIsActive resets all changes to the "is_active" field.
+func (m *ScalingGroupMutation) ResetIsActive() {
+	m.is_active = nil
+}
+
+// SetScheduler sets the "scheduler" field.
+func (m *ScalingGroupMutation) SetScheduler(s string) {
+	m.scheduler = &s
+}
+
+// Scheduler returns the value of the "scheduler" field in the mutation.
+func (m *ScalingGroupMutation) Scheduler() (r string, exists bool) {
+	v := m.scheduler
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduler returns the old "scheduler" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldScheduler(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduler is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduler requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduler: %w", err)
+	}
+	return oldValue.Scheduler, nil
+}
+
+// ResetScheduler resets all changes to the "scheduler" field.
+func (m *ScalingGroupMutation) ResetScheduler() {
+	m.scheduler = nil
+}
+
+// SetAgentSelector sets the "agent_selector" field.
+func (m *ScalingGroupMutation) SetAgentSelector(s string) {
+	m.agent_selector = &s
+}
+
+// AgentSelector returns the value of the "agent_selector" field in the mutation.
+func (m *ScalingGroupMutation) AgentSelector() (r string, exists bool) {
+	v := m.agent_selector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAgentSelector returns the old "agent_selector" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldAgentSelector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAgentSelector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAgentSelector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAgentSelector: %w", err)
+	}
+	return oldValue.AgentSelector, nil
+}
+
+// ResetAgentSelector resets all changes to the "agent_selector" field.
+func (m *ScalingGroupMutation) ResetAgentSelector() {
+	m.agent_selector = nil
+}
+
+// SetPendingTimeout sets the "pending_timeout" field.
+func (m *ScalingGroupMutation) SetPendingTimeout(i int) {
+	m.pending_timeout = &i
+	m.addpending_timeout = nil
+}
+
+// PendingTimeout returns the value of the "pending_timeout" field in the mutation.
+func (m *ScalingGroupMutation) PendingTimeout() (r int, exists bool) {
+	v := m.pending_timeout
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPendingTimeout returns the old "pending_timeout" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldPendingTimeout(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPendingTimeout is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPendingTimeout requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPendingTimeout: %w", err)
+	}
+	return oldValue.PendingTimeout, nil
+}
+
+// AddPendingTimeout adds i to the "pending_timeout" field.
+func (m *ScalingGroupMutation) AddPendingTimeout(i int) {
+	if m.addpending_timeout != nil {
+		*m.addpending_timeout += i
+	} else {
+		m.addpending_timeout = &i
+	}
+}
+
+// AddedPendingTimeout returns the value that was added to the "pending_timeout" field in this mutation.
+func (m *ScalingGroupMutation) AddedPendingTimeout() (r int, exists bool) {
+	v := m.addpending_timeout
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPendingTimeout resets all changes to the "pending_timeout" field.
+func (m *ScalingGroupMutation) ResetPendingTimeout() {
+	m.pending_timeout = nil
+	m.addpending_timeout = nil
+}
+
+// SetScaler sets the "scaler" field.
+func (m *ScalingGroupMutation) SetScaler(s string) {
+	m.scaler = &s
+}
+
+// Scaler returns the value of the "scaler" field in the mutation.
+func (m *ScalingGroupMutation) Scaler() (r string, exists bool) {
+	v := m.scaler
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScaler returns the old "scaler" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldScaler(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScaler is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScaler requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScaler: %w", err)
+	}
+	return oldValue.Scaler, nil
+}
+
+// ResetScaler resets all changes to the "scaler" field.
+func (m *ScalingGroupMutation) ResetScaler() {
+	m.scaler = nil
+}
+
+// SetScalerIdleSeconds sets the "scaler_idle_seconds" field.
+func (m *ScalingGroupMutation) SetScalerIdleSeconds(i int) {
+	m.scaler_idle_seconds = &i
+	m.addscaler_idle_seconds = nil
+}
+
+// ScalerIdleSeconds returns the value of the "scaler_idle_seconds" field in the mutation.
+func (m *ScalingGroupMutation) ScalerIdleSeconds() (r int, exists bool) {
+	v := m.scaler_idle_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScalerIdleSeconds returns the old "scaler_idle_seconds" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldScalerIdleSeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScalerIdleSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScalerIdleSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScalerIdleSeconds: %w", err)
+	}
+	return oldValue.ScalerIdleSeconds, nil
+}
+
+// AddScalerIdleSeconds adds i to the "scaler_idle_seconds" field.
+func (m *ScalingGroupMutation) AddScalerIdleSeconds(i int) {
+	if m.addscaler_idle_seconds != nil {
+		*m.addscaler_idle_seconds += i
+	} else {
+		m.addscaler_idle_seconds = &i
+	}
+}
+
+// AddedScalerIdleSeconds returns the value that was added to the "scaler_idle_seconds" field in this mutation.
+func (m *ScalingGroupMutation) AddedScalerIdleSeconds() (r int, exists bool) {
+	v := m.addscaler_idle_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScalerIdleSeconds resets all changes to the "scaler_idle_seconds" field.
+func (m *ScalingGroupMutation) ResetScalerIdleSeconds() {
+	m.scaler_idle_seconds = nil
+	m.addscaler_idle_seconds = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ScalingGroupMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ScalingGroupMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ScalingGroupMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the ScalingGroupMutation builder.
+func (m *ScalingGroupMutation) Where(ps ...predicate.ScalingGroup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScalingGroupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScalingGroupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScalingGroup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScalingGroupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScalingGroupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScalingGroup).
+func (m *ScalingGroupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScalingGroupMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.description != nil {
+		fields = append(fields, scalinggroup.FieldDescription)
+	}
+	if m.is_active != nil {
+		fields = append(fields, scalinggroup.FieldIsActive)
+	}
+	if m.scheduler != nil {
+		fields = append(fields, scalinggroup.FieldScheduler)
+	}
+	if m.agent_selector != nil {
+		fields = append(fields, scalinggroup.FieldAgentSelector)
+	}
+	if m.pending_timeout != nil {
+		fields = append(fields, scalinggroup.FieldPendingTimeout)
+	}
+	if m.scaler != nil {
+		fields = append(fields, scalinggroup.FieldScaler)
+	}
+	if m.scaler_idle_seconds != nil {
+		fields = append(fields, scalinggroup.FieldScalerIdleSeconds)
+	}
+	if m.created_at != nil {
+		fields = append(fields, scalinggroup.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScalingGroupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case scalinggroup.FieldDescription:
+		return m.Description()
+	case scalinggroup.FieldIsActive:
+		return m.IsActive()
+	case scalinggroup.FieldScheduler:
+		return m.Scheduler()
+	case scalinggroup.FieldAgentSelector:
+		return m.AgentSelector()
+	case scalinggroup.FieldPendingTimeout:
+		return m.PendingTimeout()
+	case scalinggroup.FieldScaler:
+		return m.Scaler()
+	case scalinggroup.FieldScalerIdleSeconds:
+		return m.ScalerIdleSeconds()
+	case scalinggroup.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScalingGroupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case scalinggroup.FieldDescription:
+		return m.OldDescription(ctx)
+	case scalinggroup.FieldIsActive:
+		return m.OldIsActive(ctx)
+	case scalinggroup.FieldScheduler:
+		return m.OldScheduler(ctx)
+	case scalinggroup.FieldAgentSelector:
+		return m.OldAgentSelector(ctx)
+	case scalinggroup.FieldPendingTimeout:
+		return m.OldPendingTimeout(ctx)
+	case scalinggroup.FieldScaler:
+		return m.OldScaler(ctx)
+	case scalinggroup.FieldScalerIdleSeconds:
+		return m.OldScalerIdleSeconds(ctx)
+	case scalinggroup.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScalingGroup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScalingGroupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case scalinggroup.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case scalinggroup.FieldIsActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIsActive(v)
+		return nil
+	case scalinggroup.FieldScheduler:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduler(v)
+		return nil
+	case scalinggroup.FieldAgentSelector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAgentSelector(v)
+		return nil
+	case scalinggroup.FieldPendingTimeout:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPendingTimeout(v)
+		return nil
+	case scalinggroup.FieldScaler:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScaler(v)
+		return nil
+	case scalinggroup.FieldScalerIdleSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScalerIdleSeconds(v)
+		return nil
+	case scalinggroup.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScalingGroup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScalingGroupMutation) AddedFields() []string {
+	var fields []string
+	if m.addpending_timeout != nil {
+		fields = append(fields, scalinggroup.FieldPendingTimeout)
+	}
+	if m.addscaler_idle_seconds != nil {
+		fields = append(fields, scalinggroup.FieldScalerIdleSeconds)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScalingGroupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case scalinggroup.FieldPendingTimeout:
+		return m.AddedPendingTimeout()
+	case scalinggroup.FieldScalerIdleSeconds:
+		return m.AddedScalerIdleSeconds()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScalingGroupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case scalinggroup.FieldPendingTimeout:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPendingTimeout(v)
+		return nil
+	case scalinggroup.FieldScalerIdleSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScalerIdleSeconds(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScalingGroup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScalingGroupMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScalingGroupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScalingGroupMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ScalingGroup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScalingGroupMutation) ResetField(name string) error {
+	switch name {
+	case scalinggroup.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case scalinggroup.FieldIsActive:
+		m.ResetIsActive()
+		return nil
+	case scalinggroup.FieldScheduler:
+		m.ResetScheduler()
+		return nil
+	case scalinggroup.FieldAgentSelector:
+		m.ResetAgentSelector()
+		return nil
+	case scalinggroup.FieldPendingTimeout:
+		m.ResetPendingTimeout()
+		return nil
+	case scalinggroup.FieldScaler:
+		m.ResetScaler()
+		return nil
+	case scalinggroup.FieldScalerIdleSeconds:
+		m.ResetScalerIdleSeconds()
+		return nil
+	case scalinggroup.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ScalingGroup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScalingGroupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScalingGroupMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScalingGroupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScalingGroupMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScalingGroupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScalingGroupMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScalingGroupMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ScalingGroup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScalingGroupMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ScalingGroup edge %s", name)
+}
+
 // SessionMutation represents an operation that mutates the Session nodes in the graph.
 type SessionMutation struct {
 	config
@@ -4619,6 +5544,7 @@ type SessionMutation struct {
 	num_queries      *int
 	addnum_queries   *int
 	last_stat        *map[string]interface{}
+	last_activity    *time.Time
 	created_at       *time.Time
 	terminated_at    *time.Time
 	clearedFields    map[string]struct{}
@@ -5503,6 +6429,42 @@ func (m *SessionMutation) ResetLastStat() {
 	delete(m.clearedFields, session.FieldLastStat)
 }
 
+// SetLastActivity sets the "last_activity" field.
+func (m *SessionMutation) SetLastActivity(t time.Time) {
+	m.last_activity = &t
+}
+
+// LastActivity returns the value of the "last_activity" field in the mutation.
+func (m *SessionMutation) LastActivity() (r time.Time, exists bool) {
+	v := m.last_activity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastActivity returns the old "last_activity" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldLastActivity(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastActivity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastActivity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastActivity: %w", err)
+	}
+	return oldValue.LastActivity, nil
+}
+
+// ResetLastActivity resets all changes to the "last_activity" field.
+func (m *SessionMutation) ResetLastActivity() {
+	m.last_activity = nil
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *SessionMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -5676,7 +6638,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.name != nil {
 		fields = append(fields, session.FieldName)
 	}
@@ -5734,6 +6696,9 @@ func (m *SessionMutation) Fields() []string {
 	if m.last_stat != nil {
 		fields = append(fields, session.FieldLastStat)
 	}
+	if m.last_activity != nil {
+		fields = append(fields, session.FieldLastActivity)
+	}
 	if m.created_at != nil {
 		fields = append(fields, session.FieldCreatedAt)
 	}
@@ -5786,6 +6751,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.NumQueries()
 	case session.FieldLastStat:
 		return m.LastStat()
+	case session.FieldLastActivity:
+		return m.LastActivity()
 	case session.FieldCreatedAt:
 		return m.CreatedAt()
 	case session.FieldTerminatedAt:
@@ -5837,6 +6804,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldNumQueries(ctx)
 	case session.FieldLastStat:
 		return m.OldLastStat(ctx)
+	case session.FieldLastActivity:
+		return m.OldLastActivity(ctx)
 	case session.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case session.FieldTerminatedAt:
@@ -5982,6 +6951,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetLastStat(v)
+		return nil
+	case session.FieldLastActivity:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastActivity(v)
 		return nil
 	case session.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -6156,6 +7132,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldLastStat:
 		m.ResetLastStat()
+		return nil
+	case session.FieldLastActivity:
+		m.ResetLastActivity()
 		return nil
 	case session.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -10,6 +10,7 @@ import (
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/keypair"
 	"baigo.dev/bai/ent/resourcepolicy"
+	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/schema"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
@@ -42,12 +43,16 @@ func init() {
 	agentDescVersion := agentFields[6].Descriptor()
 	// agent.DefaultVersion holds the default value on creation for the version field.
 	agent.DefaultVersion = agentDescVersion.Default.(string)
+	// agentDescSchedulable is the schema descriptor for schedulable field.
+	agentDescSchedulable := agentFields[11].Descriptor()
+	// agent.DefaultSchedulable holds the default value on creation for the schedulable field.
+	agent.DefaultSchedulable = agentDescSchedulable.Default.(bool)
 	// agentDescFirstContact is the schema descriptor for first_contact field.
-	agentDescFirstContact := agentFields[10].Descriptor()
+	agentDescFirstContact := agentFields[12].Descriptor()
 	// agent.DefaultFirstContact holds the default value on creation for the first_contact field.
 	agent.DefaultFirstContact = agentDescFirstContact.Default.(func() time.Time)
 	// agentDescLastHeartbeat is the schema descriptor for last_heartbeat field.
-	agentDescLastHeartbeat := agentFields[11].Descriptor()
+	agentDescLastHeartbeat := agentFields[13].Descriptor()
 	// agent.DefaultLastHeartbeat holds the default value on creation for the last_heartbeat field.
 	agent.DefaultLastHeartbeat = agentDescLastHeartbeat.Default.(func() time.Time)
 	// agentDescID is the schema descriptor for id field.
@@ -188,6 +193,44 @@ func init() {
 	resourcepolicyDescID := resourcepolicyFields[0].Descriptor()
 	// resourcepolicy.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	resourcepolicy.IDValidator = resourcepolicyDescID.Validators[0].(func(string) error)
+	scalinggroupFields := schema.ScalingGroup{}.Fields()
+	_ = scalinggroupFields
+	// scalinggroupDescDescription is the schema descriptor for description field.
+	scalinggroupDescDescription := scalinggroupFields[1].Descriptor()
+	// scalinggroup.DefaultDescription holds the default value on creation for the description field.
+	scalinggroup.DefaultDescription = scalinggroupDescDescription.Default.(string)
+	// scalinggroupDescIsActive is the schema descriptor for is_active field.
+	scalinggroupDescIsActive := scalinggroupFields[2].Descriptor()
+	// scalinggroup.DefaultIsActive holds the default value on creation for the is_active field.
+	scalinggroup.DefaultIsActive = scalinggroupDescIsActive.Default.(bool)
+	// scalinggroupDescScheduler is the schema descriptor for scheduler field.
+	scalinggroupDescScheduler := scalinggroupFields[3].Descriptor()
+	// scalinggroup.DefaultScheduler holds the default value on creation for the scheduler field.
+	scalinggroup.DefaultScheduler = scalinggroupDescScheduler.Default.(string)
+	// scalinggroupDescAgentSelector is the schema descriptor for agent_selector field.
+	scalinggroupDescAgentSelector := scalinggroupFields[4].Descriptor()
+	// scalinggroup.DefaultAgentSelector holds the default value on creation for the agent_selector field.
+	scalinggroup.DefaultAgentSelector = scalinggroupDescAgentSelector.Default.(string)
+	// scalinggroupDescPendingTimeout is the schema descriptor for pending_timeout field.
+	scalinggroupDescPendingTimeout := scalinggroupFields[5].Descriptor()
+	// scalinggroup.DefaultPendingTimeout holds the default value on creation for the pending_timeout field.
+	scalinggroup.DefaultPendingTimeout = scalinggroupDescPendingTimeout.Default.(int)
+	// scalinggroupDescScaler is the schema descriptor for scaler field.
+	scalinggroupDescScaler := scalinggroupFields[6].Descriptor()
+	// scalinggroup.DefaultScaler holds the default value on creation for the scaler field.
+	scalinggroup.DefaultScaler = scalinggroupDescScaler.Default.(string)
+	// scalinggroupDescScalerIdleSeconds is the schema descriptor for scaler_idle_seconds field.
+	scalinggroupDescScalerIdleSeconds := scalinggroupFields[7].Descriptor()
+	// scalinggroup.DefaultScalerIdleSeconds holds the default value on creation for the scaler_idle_seconds field.
+	scalinggroup.DefaultScalerIdleSeconds = scalinggroupDescScalerIdleSeconds.Default.(int)
+	// scalinggroupDescCreatedAt is the schema descriptor for created_at field.
+	scalinggroupDescCreatedAt := scalinggroupFields[8].Descriptor()
+	// scalinggroup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	scalinggroup.DefaultCreatedAt = scalinggroupDescCreatedAt.Default.(func() time.Time)
+	// scalinggroupDescID is the schema descriptor for id field.
+	scalinggroupDescID := scalinggroupFields[0].Descriptor()
+	// scalinggroup.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	scalinggroup.IDValidator = scalinggroupDescID.Validators[0].(func(string) error)
 	sessionFields := schema.Session{}.Fields()
 	_ = sessionFields
 	// sessionDescName is the schema descriptor for name field.
@@ -246,8 +289,12 @@ func init() {
 	sessionDescNumQueries := sessionFields[18].Descriptor()
 	// session.DefaultNumQueries holds the default value on creation for the num_queries field.
 	session.DefaultNumQueries = sessionDescNumQueries.Default.(int)
+	// sessionDescLastActivity is the schema descriptor for last_activity field.
+	sessionDescLastActivity := sessionFields[20].Descriptor()
+	// session.DefaultLastActivity holds the default value on creation for the last_activity field.
+	session.DefaultLastActivity = sessionDescLastActivity.Default.(func() time.Time)
 	// sessionDescCreatedAt is the schema descriptor for created_at field.
-	sessionDescCreatedAt := sessionFields[20].Descriptor()
+	sessionDescCreatedAt := sessionFields[21].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
 	// sessionDescID is the schema descriptor for id field.

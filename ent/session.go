@@ -57,6 +57,8 @@ type Session struct {
 	NumQueries int `json:"num_queries,omitempty"`
 	// LastStat holds the value of the "last_stat" field.
 	LastStat map[string]interface{} `json:"last_stat,omitempty"`
+	// LastActivity holds the value of the "last_activity" field.
+	LastActivity time.Time `json:"last_activity,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// TerminatedAt holds the value of the "terminated_at" field.
@@ -98,7 +100,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case session.FieldName, session.FieldAliveName, session.FieldOwnerAccessKey, session.FieldDomainName, session.FieldGroupName, session.FieldImage, session.FieldType, session.FieldStatus, session.FieldStatusInfo, session.FieldAgentID, session.FieldScalingGroup, session.FieldTag:
 			values[i] = new(sql.NullString)
-		case session.FieldStatusChanged, session.FieldCreatedAt, session.FieldTerminatedAt:
+		case session.FieldStatusChanged, session.FieldLastActivity, session.FieldCreatedAt, session.FieldTerminatedAt:
 			values[i] = new(sql.NullTime)
 		case session.FieldID:
 			values[i] = new(uuid.UUID)
@@ -246,6 +248,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field last_stat: %w", err)
 				}
 			}
+		case session.FieldLastActivity:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_activity", values[i])
+			} else if value.Valid {
+				_m.LastActivity = value.Time
+			}
 		case session.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -358,6 +366,9 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_stat=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastStat))
+	builder.WriteString(", ")
+	builder.WriteString("last_activity=")
+	builder.WriteString(_m.LastActivity.Format(time.ANSIC))
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -235,6 +235,20 @@ func (_c *SessionCreate) SetLastStat(v map[string]interface{}) *SessionCreate {
 	return _c
 }
 
+// SetLastActivity sets the "last_activity" field.
+func (_c *SessionCreate) SetLastActivity(v time.Time) *SessionCreate {
+	_c.mutation.SetLastActivity(v)
+	return _c
+}
+
+// SetNillableLastActivity sets the "last_activity" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableLastActivity(v *time.Time) *SessionCreate {
+	if v != nil {
+		_c.SetLastActivity(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *SessionCreate) SetCreatedAt(v time.Time) *SessionCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -371,6 +385,10 @@ func (_c *SessionCreate) defaults() {
 		v := session.DefaultNumQueries
 		_c.mutation.SetNumQueries(v)
 	}
+	if _, ok := _c.mutation.LastActivity(); !ok {
+		v := session.DefaultLastActivity()
+		_c.mutation.SetLastActivity(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := session.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -439,6 +457,9 @@ func (_c *SessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.NumQueries(); !ok {
 		return &ValidationError{Name: "num_queries", err: errors.New(`ent: missing required field "Session.num_queries"`)}
+	}
+	if _, ok := _c.mutation.LastActivity(); !ok {
+		return &ValidationError{Name: "last_activity", err: errors.New(`ent: missing required field "Session.last_activity"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Session.created_at"`)}
@@ -554,6 +575,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastStat(); ok {
 		_spec.SetField(session.FieldLastStat, field.TypeJSON, value)
 		_node.LastStat = value
+	}
+	if value, ok := _c.mutation.LastActivity(); ok {
+		_spec.SetField(session.FieldLastActivity, field.TypeTime, value)
+		_node.LastActivity = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(session.FieldCreatedAt, field.TypeTime, value)
@@ -892,6 +917,18 @@ func (u *SessionUpsert) UpdateLastStat() *SessionUpsert {
 // ClearLastStat clears the value of the "last_stat" field.
 func (u *SessionUpsert) ClearLastStat() *SessionUpsert {
 	u.SetNull(session.FieldLastStat)
+	return u
+}
+
+// SetLastActivity sets the "last_activity" field.
+func (u *SessionUpsert) SetLastActivity(v time.Time) *SessionUpsert {
+	u.Set(session.FieldLastActivity, v)
+	return u
+}
+
+// UpdateLastActivity sets the "last_activity" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateLastActivity() *SessionUpsert {
+	u.SetExcluded(session.FieldLastActivity)
 	return u
 }
 
@@ -1269,6 +1306,20 @@ func (u *SessionUpsertOne) UpdateLastStat() *SessionUpsertOne {
 func (u *SessionUpsertOne) ClearLastStat() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.ClearLastStat()
+	})
+}
+
+// SetLastActivity sets the "last_activity" field.
+func (u *SessionUpsertOne) SetLastActivity(v time.Time) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetLastActivity(v)
+	})
+}
+
+// UpdateLastActivity sets the "last_activity" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateLastActivity() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateLastActivity()
 	})
 }
 
@@ -1816,6 +1867,20 @@ func (u *SessionUpsertBulk) UpdateLastStat() *SessionUpsertBulk {
 func (u *SessionUpsertBulk) ClearLastStat() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.ClearLastStat()
+	})
+}
+
+// SetLastActivity sets the "last_activity" field.
+func (u *SessionUpsertBulk) SetLastActivity(v time.Time) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetLastActivity(v)
+	})
+}
+
+// UpdateLastActivity sets the "last_activity" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateLastActivity() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateLastActivity()
 	})
 }
 

@@ -302,6 +302,20 @@ func (_u *SessionUpdate) ClearLastStat() *SessionUpdate {
 	return _u
 }
 
+// SetLastActivity sets the "last_activity" field.
+func (_u *SessionUpdate) SetLastActivity(v time.Time) *SessionUpdate {
+	_u.mutation.SetLastActivity(v)
+	return _u
+}
+
+// SetNillableLastActivity sets the "last_activity" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableLastActivity(v *time.Time) *SessionUpdate {
+	if v != nil {
+		_u.SetLastActivity(*v)
+	}
+	return _u
+}
+
 // SetTerminatedAt sets the "terminated_at" field.
 func (_u *SessionUpdate) SetTerminatedAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetTerminatedAt(v)
@@ -502,6 +516,9 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastStatCleared() {
 		_spec.ClearField(session.FieldLastStat, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.LastActivity(); ok {
+		_spec.SetField(session.FieldLastActivity, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.TerminatedAt(); ok {
 		_spec.SetField(session.FieldTerminatedAt, field.TypeTime, value)
@@ -847,6 +864,20 @@ func (_u *SessionUpdateOne) ClearLastStat() *SessionUpdateOne {
 	return _u
 }
 
+// SetLastActivity sets the "last_activity" field.
+func (_u *SessionUpdateOne) SetLastActivity(v time.Time) *SessionUpdateOne {
+	_u.mutation.SetLastActivity(v)
+	return _u
+}
+
+// SetNillableLastActivity sets the "last_activity" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableLastActivity(v *time.Time) *SessionUpdateOne {
+	if v != nil {
+		_u.SetLastActivity(*v)
+	}
+	return _u
+}
+
 // SetTerminatedAt sets the "terminated_at" field.
 func (_u *SessionUpdateOne) SetTerminatedAt(v time.Time) *SessionUpdateOne {
 	_u.mutation.SetTerminatedAt(v)
@@ -1077,6 +1108,9 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if _u.mutation.LastStatCleared() {
 		_spec.ClearField(session.FieldLastStat, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.LastActivity(); ok {
+		_spec.SetField(session.FieldLastActivity, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.TerminatedAt(); ok {
 		_spec.SetField(session.FieldTerminatedAt, field.TypeTime, value)

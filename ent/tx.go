@@ -22,6 +22,8 @@ type Tx struct {
 	KeyPair *KeyPairClient
 	// ResourcePolicy is the client for interacting with the ResourcePolicy builders.
 	ResourcePolicy *ResourcePolicyClient
+	// ScalingGroup is the client for interacting with the ScalingGroup builders.
+	ScalingGroup *ScalingGroupClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// User is the client for interacting with the User builders.
@@ -162,6 +164,7 @@ func (tx *Tx) init() {
 	tx.Kernel = NewKernelClient(tx.config)
 	tx.KeyPair = NewKeyPairClient(tx.config)
 	tx.ResourcePolicy = NewResourcePolicyClient(tx.config)
+	tx.ScalingGroup = NewScalingGroupClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

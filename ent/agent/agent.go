@@ -32,6 +32,10 @@ const (
 	FieldOccupiedSlots = "occupied_slots"
 	// FieldImages holds the string denoting the images field in the database.
 	FieldImages = "images"
+	// FieldDevices holds the string denoting the devices field in the database.
+	FieldDevices = "devices"
+	// FieldSchedulable holds the string denoting the schedulable field in the database.
+	FieldSchedulable = "schedulable"
 	// FieldFirstContact holds the string denoting the first_contact field in the database.
 	FieldFirstContact = "first_contact"
 	// FieldLastHeartbeat holds the string denoting the last_heartbeat field in the database.
@@ -52,6 +56,8 @@ var Columns = []string{
 	FieldAvailableSlots,
 	FieldOccupiedSlots,
 	FieldImages,
+	FieldDevices,
+	FieldSchedulable,
 	FieldFirstContact,
 	FieldLastHeartbeat,
 }
@@ -77,6 +83,8 @@ var (
 	DefaultScalingGroup string
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion string
+	// DefaultSchedulable holds the default value on creation for the "schedulable" field.
+	DefaultSchedulable bool
 	// DefaultFirstContact holds the default value on creation for the "first_contact" field.
 	DefaultFirstContact func() time.Time
 	// DefaultLastHeartbeat holds the default value on creation for the "last_heartbeat" field.
@@ -148,6 +156,11 @@ func ByScalingGroup(opts ...sql.OrderTermOption) OrderOption {
 // ByVersion orders the results by the version field.
 func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVersion, opts...).ToFunc()
+}
+
+// BySchedulable orders the results by the schedulable field.
+func BySchedulable(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSchedulable, opts...).ToFunc()
 }
 
 // ByFirstContact orders the results by the first_contact field.

@@ -89,6 +89,11 @@ func Version(v string) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldVersion, v))
 }
 
+// Schedulable applies equality check predicate on the "schedulable" field. It's identical to SchedulableEQ.
+func Schedulable(v bool) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldSchedulable, v))
+}
+
 // FirstContact applies equality check predicate on the "first_contact" field. It's identical to FirstContactEQ.
 func FirstContact(v time.Time) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldFirstContact, v))
@@ -472,6 +477,26 @@ func ImagesIsNil() predicate.Agent {
 // ImagesNotNil applies the NotNil predicate on the "images" field.
 func ImagesNotNil() predicate.Agent {
 	return predicate.Agent(sql.FieldNotNull(FieldImages))
+}
+
+// DevicesIsNil applies the IsNil predicate on the "devices" field.
+func DevicesIsNil() predicate.Agent {
+	return predicate.Agent(sql.FieldIsNull(FieldDevices))
+}
+
+// DevicesNotNil applies the NotNil predicate on the "devices" field.
+func DevicesNotNil() predicate.Agent {
+	return predicate.Agent(sql.FieldNotNull(FieldDevices))
+}
+
+// SchedulableEQ applies the EQ predicate on the "schedulable" field.
+func SchedulableEQ(v bool) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldSchedulable, v))
+}
+
+// SchedulableNEQ applies the NEQ predicate on the "schedulable" field.
+func SchedulableNEQ(v bool) predicate.Agent {
+	return predicate.Agent(sql.FieldNEQ(FieldSchedulable, v))
 }
 
 // FirstContactEQ applies the EQ predicate on the "first_contact" field.

@@ -69,6 +69,18 @@ func (f ResourcePolicyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ResourcePolicyMutation", m)
 }
 
+// The ScalingGroupFunc type is an adapter to allow the use of ordinary
+// function as ScalingGroup mutator.
+type ScalingGroupFunc func(context.Context, *ent.ScalingGroupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScalingGroupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScalingGroupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScalingGroupMutation", m)
+}
+
 // The SessionFunc type is an adapter to allow the use of ordinary
 // function as Session mutator.
 type SessionFunc func(context.Context, *ent.SessionMutation) (ent.Value, error)

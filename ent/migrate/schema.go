@@ -20,6 +20,8 @@ var (
 		{Name: "available_slots", Type: field.TypeJSON, Nullable: true},
 		{Name: "occupied_slots", Type: field.TypeJSON, Nullable: true},
 		{Name: "images", Type: field.TypeJSON, Nullable: true},
+		{Name: "devices", Type: field.TypeJSON, Nullable: true},
+		{Name: "schedulable", Type: field.TypeBool, Default: true},
 		{Name: "first_contact", Type: field.TypeTime},
 		{Name: "last_heartbeat", Type: field.TypeTime},
 	}
@@ -122,6 +124,24 @@ var (
 		Columns:    ResourcePoliciesColumns,
 		PrimaryKey: []*schema.Column{ResourcePoliciesColumns[0]},
 	}
+	// ScalingGroupsColumns holds the columns for the "scaling_groups" table.
+	ScalingGroupsColumns = []*schema.Column{
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "description", Type: field.TypeString, Default: ""},
+		{Name: "is_active", Type: field.TypeBool, Default: true},
+		{Name: "scheduler", Type: field.TypeString, Default: "fifo"},
+		{Name: "agent_selector", Type: field.TypeString, Default: "concentrated"},
+		{Name: "pending_timeout", Type: field.TypeInt, Default: 0},
+		{Name: "scaler", Type: field.TypeString, Default: ""},
+		{Name: "scaler_idle_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// ScalingGroupsTable holds the schema information for the "scaling_groups" table.
+	ScalingGroupsTable = &schema.Table{
+		Name:       "scaling_groups",
+		Columns:    ScalingGroupsColumns,
+		PrimaryKey: []*schema.Column{ScalingGroupsColumns[0]},
+	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -144,6 +164,7 @@ var (
 		{Name: "tag", Type: field.TypeString, Default: ""},
 		{Name: "num_queries", Type: field.TypeInt, Default: 0},
 		{Name: "last_stat", Type: field.TypeJSON, Nullable: true},
+		{Name: "last_activity", Type: field.TypeTime},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "terminated_at", Type: field.TypeTime, Nullable: true},
 	}
@@ -193,6 +214,7 @@ var (
 		KernelsTable,
 		KeyPairsTable,
 		ResourcePoliciesTable,
+		ScalingGroupsTable,
 		SessionsTable,
 		UsersTable,
 	}

@@ -21,6 +21,9 @@ type KeyPair func(*sql.Selector)
 // ResourcePolicy is the predicate function for resourcepolicy builders.
 type ResourcePolicy func(*sql.Selector)
 
+// ScalingGroup is the predicate function for scalinggroup builders.
+type ScalingGroup func(*sql.Selector)
+
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 

@@ -23,6 +23,11 @@ func (Agent) Fields() []ent.Field {
 		field.JSON("available_slots", map[string]float64{}).Optional(),
 		field.JSON("occupied_slots", map[string]float64{}).Optional(),
 		field.JSON("images", []string{}).Optional(),
+		// devices are the accelerators the agent found (model, memory).
+		field.JSON("devices", []map[string]any{}).Optional(),
+		// schedulable is false while the agent is drained: it keeps its
+		// sessions but gets no new ones.
+		field.Bool("schedulable").Default(true),
 		field.Time("first_contact").Default(time.Now).Immutable(),
 		field.Time("last_heartbeat").Default(time.Now),
 	}

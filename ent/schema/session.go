@@ -39,6 +39,9 @@ func (Session) Fields() []ent.Field {
 		field.String("tag").Default(""),
 		field.Int("num_queries").Default(0),
 		field.JSON("last_stat", map[string]any{}).Optional(),
+		// last_activity is the last execution or stream traffic; idle
+		// culling compares it with the policy's idle_timeout.
+		field.Time("last_activity").Default(time.Now),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("terminated_at").Optional().Nillable(),
 	}

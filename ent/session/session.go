@@ -53,6 +53,8 @@ const (
 	FieldNumQueries = "num_queries"
 	// FieldLastStat holds the string denoting the last_stat field in the database.
 	FieldLastStat = "last_stat"
+	// FieldLastActivity holds the string denoting the last_activity field in the database.
+	FieldLastActivity = "last_activity"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldTerminatedAt holds the string denoting the terminated_at field in the database.
@@ -92,6 +94,7 @@ var Columns = []string{
 	FieldTag,
 	FieldNumQueries,
 	FieldLastStat,
+	FieldLastActivity,
 	FieldCreatedAt,
 	FieldTerminatedAt,
 }
@@ -135,6 +138,8 @@ var (
 	DefaultTag string
 	// DefaultNumQueries holds the default value on creation for the "num_queries" field.
 	DefaultNumQueries int
+	// DefaultLastActivity holds the default value on creation for the "last_activity" field.
+	DefaultLastActivity func() time.Time
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultID holds the default value on creation for the "id" field.
@@ -222,6 +227,11 @@ func ByTag(opts ...sql.OrderTermOption) OrderOption {
 // ByNumQueries orders the results by the num_queries field.
 func ByNumQueries(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNumQueries, opts...).ToFunc()
+}
+
+// ByLastActivity orders the results by the last_activity field.
+func ByLastActivity(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastActivity, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -131,6 +131,11 @@ func NumQueries(v int) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldNumQueries, v))
 }
 
+// LastActivity applies equality check predicate on the "last_activity" field. It's identical to LastActivityEQ.
+func LastActivity(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldLastActivity, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldCreatedAt, v))
@@ -1059,6 +1064,46 @@ func LastStatIsNil() predicate.Session {
 // LastStatNotNil applies the NotNil predicate on the "last_stat" field.
 func LastStatNotNil() predicate.Session {
 	return predicate.Session(sql.FieldNotNull(FieldLastStat))
+}
+
+// LastActivityEQ applies the EQ predicate on the "last_activity" field.
+func LastActivityEQ(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldLastActivity, v))
+}
+
+// LastActivityNEQ applies the NEQ predicate on the "last_activity" field.
+func LastActivityNEQ(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldLastActivity, v))
+}
+
+// LastActivityIn applies the In predicate on the "last_activity" field.
+func LastActivityIn(vs ...time.Time) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldLastActivity, vs...))
+}
+
+// LastActivityNotIn applies the NotIn predicate on the "last_activity" field.
+func LastActivityNotIn(vs ...time.Time) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldLastActivity, vs...))
+}
+
+// LastActivityGT applies the GT predicate on the "last_activity" field.
+func LastActivityGT(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldLastActivity, v))
+}
+
+// LastActivityGTE applies the GTE predicate on the "last_activity" field.
+func LastActivityGTE(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldLastActivity, v))
+}
+
+// LastActivityLT applies the LT predicate on the "last_activity" field.
+func LastActivityLT(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldLastActivity, v))
+}
+
+// LastActivityLTE applies the LTE predicate on the "last_activity" field.
+func LastActivityLTE(v time.Time) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldLastActivity, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
