@@ -17,7 +17,9 @@ import (
 
 	"baigo.dev/bai/agent/config"
 	"baigo.dev/bai/agent/kernel"
+	"baigo.dev/bai/agent/metrics"
 	"baigo.dev/bai/agent/resources"
+	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/agent/runtime"
 	"baigo.dev/bai/agent/runtime/docker"
 	"baigo.dev/bai/agent/runtime/process"
@@ -44,6 +46,7 @@ type Agent struct {
 	client   *server.Client
 	ln       net.Listener
 	capacity resource.Slots
+	devices  []gpu.Device
 
 	runOnce sync.Once
 	runCtx  context.Context // set when Run starts; ends background work
@@ -65,12 +68,26 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		cfg.ID = id
 	}
 	log = log.With("agent_id", cfg.ID)
-	capacity, err := resources.Capacity()
+	devices, source, reason := gpu.Discover(cfg.FakeGPUs)
+	if len(devices) > 0 {
+		log.Info("gpus found", "source", source, "count", len(devices), "model", devices[0].Model)
+	} else {
+		log.Info("no gpus", "source", source, "reason", reason)
+	}
+	capacity, err := resources.Probe{Root: "/", Devices: devices}.Capacity()
 	if err != nil {
 		return nil, fmt.Errorf("measure capacity: %w", err)
 	}
 	capacity[resource.CPU] *= cfg.CPUOvercommit
-	a := &Agent{cfg: cfg, log: log, capacity: capacity, closeRT: func() {}}
+	// An operator may offer less than the host has (to keep room for other
+	// services, or to run several agents on one host).
+	if cfg.MaxCPU > 0 && capacity[resource.CPU] > cfg.MaxCPU {
+		capacity[resource.CPU] = cfg.MaxCPU
+	}
+	if cfg.MaxMem > 0 && capacity[resource.Mem] > float64(cfg.MaxMem) {
+		capacity[resource.Mem] = float64(cfg.MaxMem)
+	}
+	a := &Agent{cfg: cfg, log: log, capacity: capacity, devices: devices, closeRT: func() {}}
 	switch cfg.Runtime {
 	case config.RuntimeDocker:
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -100,6 +117,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		UID:        cfg.ContainerUID,
 		GID:        cfg.ContainerGID,
 		PidsLimit:  cfg.PidsLimit,
+		GPUs:       gpu.NewAllocator(devices),
 	}, a.rt, log, a.onDied)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -150,7 +168,7 @@ func (a *Agent) run(ctx context.Context) error {
 	}
 
 	srv := &http.Server{
-		Handler:           server.NewHandler(a.kernels, a.cfg.ClusterSecret, a.log),
+		Handler:           server.NewHandler(a.kernels, a.cfg.ClusterSecret, a.log, metrics.New(a.kernels, a.capacitySlots).Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
@@ -175,6 +193,19 @@ func (a *Agent) run(ctx context.Context) error {
 	_ = srv.Shutdown(sctx)
 	scancel()
 	a.bg.Wait()
+	if len(a.kernels.States()) == 0 {
+		// Nothing to adopt on a restart: tell the manager we are gone, so
+		// it does not wait for the heartbeat timeout (a scaler removing a
+		// drained agent relies on this). An agent that still runs kernels
+		// stays registered and adopts them when it comes back.
+		lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		hb := a.heartbeat(lctx, false)
+		hb.Leaving = true
+		if _, err := a.client.Heartbeat(lctx, hb); err != nil {
+			a.log.Warn("could not tell the manager this agent is leaving", "err", err)
+		}
+		lcancel()
+	}
 	a.kernels.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -201,10 +232,32 @@ func (a *Agent) heartbeat(ctx context.Context, first bool) aproto.Heartbeat {
 		ScalingGroup: a.cfg.ScalingGroup,
 		Capacity:     a.capacity,
 		Images:       images,
-		Kernels:      a.kernels.States(),
+		Kernels:      a.kernelStates(ctx),
+		Devices:      gpu.Proto(a.devices),
 		First:        first,
 		Time:         time.Now().UTC(),
 	}
+}
+
+// kernelStates reports the kernels with a sample of their usage each.
+func (a *Agent) kernelStates(ctx context.Context) []aproto.KernelState {
+	states := a.kernels.States()
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	stats := a.kernels.Stats(sctx)
+	cancel()
+	for i := range states {
+		states[i].Stats = stats[states[i].KernelID]
+	}
+	return states
+}
+
+// capacitySlots returns a copy of the slots the agent offers.
+func (a *Agent) capacitySlots() resource.Slots {
+	out := make(resource.Slots, len(a.capacity))
+	for k, v := range a.capacity {
+		out[k] = v
+	}
+	return out
 }
 
 // onReply destroys the kernels the manager no longer wants.

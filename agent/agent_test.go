@@ -415,6 +415,20 @@ func TestAgentDockerAdoption(t *testing.T) {
 	if code := call(t, b, "POST", "/v1/kernels/"+id+"/execute", secret, aproto.Execute{Mode: "query", Code: "print(w)"}, &res); code != http.StatusOK || len(res.Console) != 1 || res.Console[0][1] != "kept\n" {
 		t.Fatalf("execute after adoption: %d %+v", code, res)
 	}
+	// The adopted kernel still counts as occupying its slots, and its
+	// statistics come from the container's cgroup and network namespace.
+	if st := hb.Kernels[0].Stats; st["mem"] == nil || st["cpu_used"] == nil || st["net_rx_bytes"] == nil || st["io_write_bytes"] == nil {
+		t.Errorf("stats of the adopted kernel = %v", st)
+	}
+	resp, err := http.Get("http://" + b.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if v := metricValue(string(mb), `bai_agent_occupied{slot="mem"}`); v != 256<<20 {
+		t.Errorf("occupied mem after adoption = %v", v)
+	}
 	var dr aproto.DestroyResult
 	if code := call(t, b, "DELETE", "/v1/kernels/"+id, secret, nil, &dr); code != http.StatusOK {
 		t.Fatalf("destroy: %d", code)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/common/errdefs"
 )
 
@@ -40,7 +41,7 @@ type Config struct {
 	ID                string        // stable agent id; when empty, derived once and kept in DataDir/agent-id
 	ListenAddr        string        // control HTTP listen address, e.g. 127.0.0.1:6001 (":0" allowed)
 	AdvertiseURL      string        // URL the manager uses to reach us; default http://<actual listen addr>
-	ManagerURL        string        // e.g. http://127.0.0.1:8081
+	ManagerURL        string        // e.g. http://127.0.0.1:8081; replicas comma-separated
 	ClusterSecret     string        // shared secret, both directions
 	DataDir           string        // kernels' host dirs live in DataDir/kernels/<kernelId>/{ipc,work}
 	RunnerPath        string        // host path of the static bai-runner binary
@@ -56,6 +57,16 @@ type Config struct {
 	// cpu limits are CFS quotas, so several kernels may share a core; 1
 	// (the default) never promises more cores than the host has.
 	CPUOvercommit float64
+	// FakeGPUs, when set, replaces GPU discovery through NVML with made-up
+	// devices: "COUNT[:MODEL[:MEMORY]]", e.g. "2" or
+	// "2:NVIDIA H100 80GB HBM3:80GiB" (see gpu.ParseFake). Kernels get them
+	// as environment variables only, so tests can cover GPU placement on
+	// machines without GPUs.
+	FakeGPUs string
+	// MaxCPU and MaxMem cap the capacity offered to sessions (0: all the
+	// host has, after CPUOvercommit).
+	MaxCPU float64
+	MaxMem int64
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -111,6 +122,11 @@ func (c Config) Validate() error {
 	}
 	if c.Runtime != RuntimeDocker && c.Runtime != RuntimeProcess {
 		errs = append(errs, fmt.Errorf("runtime %q is neither docker nor process", c.Runtime))
+	}
+	if c.FakeGPUs != "" {
+		if _, err := gpu.ParseFake(c.FakeGPUs); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.ID != "" && !idPattern.MatchString(c.ID) {
 		errs = append(errs, fmt.Errorf("agent id %q has characters other than letters, digits, '.', '_' and '-'", c.ID))

@@ -49,6 +49,8 @@ func TestValidate(t *testing.T) {
 		{"missing runner", func(c *config.Config) { c.RunnerPath = "/nonexistent" }, false},
 		{"bad runtime", func(c *config.Config) { c.Runtime = "podman" }, false},
 		{"bad id", func(c *config.Config) { c.ID = "a/b" }, false},
+		{"fake gpus", func(c *config.Config) { c.FakeGPUs = "2:NVIDIA H100 80GB HBM3:80GiB" }, true},
+		{"bad fake gpus", func(c *config.Config) { c.FakeGPUs = "two" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

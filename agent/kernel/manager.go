@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/agent/runtime"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
@@ -61,6 +62,9 @@ type Config struct {
 	PidsLimit    int64
 	ReadyTimeout time.Duration // how long a runner has to become ready
 	FlushTimeout time.Duration // default hold of an execute answer
+	// GPUs hands out the host's GPUs to kernels that ask for cuda.device
+	// slots; nil: the host has none.
+	GPUs *gpu.Allocator
 }
 
 // DiedFunc receives kernels that died without being asked to.
@@ -110,6 +114,7 @@ type Kernel struct {
 	run         *run
 	died        *signal // fires when the container dies while starting
 	oom         bool
+	slots       resource.Slots // what it was given, for Occupied
 }
 
 // signal is a channel closed at most once.
@@ -132,6 +137,9 @@ func New(cfg Config, rt runtime.Runtime, log *slog.Logger, onDied DiedFunc) *Man
 	}
 	if onDied == nil {
 		onDied = func(aproto.KernelEvent) {}
+	}
+	if cfg.GPUs == nil {
+		cfg.GPUs = gpu.NewAllocator(nil)
 	}
 	if cfg.LibDir != "" {
 		if st, err := os.Stat(cfg.LibDir); err != nil || !st.IsDir() {
@@ -186,6 +194,7 @@ func (m *Manager) Create(ctx context.Context, req aproto.CreateKernel) (aproto.K
 		return aproto.KernelInfo{}, fmt.Errorf("kernel %s: no image: %w", req.KernelID, errdefs.ErrInvalidArgument)
 	}
 	k := m.newKernel(req.KernelID, req.SessionID)
+	k.slots = resource.Slots(req.Resources)
 	m.mu.Lock()
 	if _, ok := m.kernels[k.id]; ok {
 		m.mu.Unlock()
@@ -206,6 +215,14 @@ func (m *Manager) Create(ctx context.Context, req aproto.CreateKernel) (aproto.K
 }
 
 func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel) (aproto.KernelInfo, error) {
+	ngpu, err := gpu.Count(req.Resources[resource.CUDADevice])
+	if err != nil {
+		return aproto.KernelInfo{}, fmt.Errorf("kernel %s: %w", k.id, err)
+	}
+	gpus, err := m.cfg.GPUs.Allocate(k.id, ngpu) // cleanup releases them
+	if err != nil {
+		return aproto.KernelInfo{}, err
+	}
 	ipcDir, workDir := filepath.Join(k.dir, "ipc"), filepath.Join(k.dir, "work")
 	if err := os.MkdirAll(filepath.Dir(k.dir), 0o711); err != nil {
 		return aproto.KernelInfo{}, fmt.Errorf("kernel %s: make dir: %w", k.id, err)
@@ -235,26 +252,48 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 
 	env := map[string]string{}
 	for key, v := range req.Environ {
-		if !strings.HasPrefix(key, "BAI_") {
+		if !strings.HasPrefix(key, "BAI_") && !gpuEnv(key) {
 			env[key] = v
 		}
 	}
 	libDir := m.libDir()
 	addKernelEnv(env, libDir, req.RuntimeType, req.Resources[resource.CPU])
+	labels := map[string]string{
+		types.LabelOwner:     types.OwnerValue,
+		types.LabelAgentID:   m.cfg.AgentID,
+		types.LabelKernelID:  k.id,
+		types.LabelSessionID: req.SessionID,
+	}
+	if v := encodeSlots(req.Resources); v != "" {
+		labels[types.LabelSlots] = v
+	}
+	// Real devices reach the container through the runtime (Docker device
+	// requests). Fake ones exist only on paper: asking Docker for them
+	// would fail on a host without the NVIDIA container runtime, so they
+	// travel as environment variables only, which is all the tests that
+	// use them need to observe the assignment.
+	var specGPUs []string
+	if len(gpus) > 0 {
+		env["CUDA_VISIBLE_DEVICES"] = strings.Join(gpu.UUIDs(gpus), ",")
+		env["BAI_CUDA_DEVICES"] = gpu.FormatIndexes(gpus)
+		labels[types.LabelCUDADevices] = gpu.FormatIndexes(gpus)
+		for _, d := range gpus {
+			if !d.Fake() {
+				specGPUs = append(specGPUs, d.UUID)
+			}
+		}
+		k.log.Info("kernel gets gpus", "cuda_devices", gpu.FormatIndexes(gpus))
+	}
 	name := "bai-" + k.id
 	if len(k.id) > 12 {
 		name = "bai-" + k.id[:12]
 	}
 	spec := runtime.Spec{
-		Name:  name,
-		Image: req.Image,
-		Labels: map[string]string{
-			types.LabelOwner:     types.OwnerValue,
-			types.LabelAgentID:   m.cfg.AgentID,
-			types.LabelKernelID:  k.id,
-			types.LabelSessionID: req.SessionID,
-		},
+		Name:        name,
+		Image:       req.Image,
+		Labels:      labels,
 		Env:         env,
+		GPUs:        specGPUs,
 		RunnerPath:  m.cfg.RunnerPath,
 		LibDir:      libDir,
 		IPCDir:      dialDir,
@@ -338,10 +377,11 @@ func (m *Manager) connectReady(ctx context.Context, k *Kernel) (*conn, error) {
 	}
 }
 
-// cleanup removes a kernel's container and host dirs.
+// cleanup removes a kernel's container and host dirs and frees its GPUs.
 func (m *Manager) cleanup(k *Kernel) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	defer m.cfg.GPUs.Release(k.id)
 	k.mu.Lock()
 	c, cid := k.conn, k.containerID
 	k.conn = nil
@@ -614,6 +654,7 @@ func (m *Manager) Adopt(ctx context.Context) ([]string, error) {
 		}
 		k := m.newKernel(id, c.Labels[types.LabelSessionID])
 		k.containerID = c.ID
+		k.slots = decodeSlots(c.Labels[types.LabelSlots])
 		close(k.done)
 		err := fmt.Errorf("container is not running: %w", errdefs.ErrUnavailable)
 		if c.Running {
@@ -624,6 +665,7 @@ func (m *Manager) Adopt(ctx context.Context) ([]string, error) {
 			m.cleanup(k)
 			continue
 		}
+		m.claimGPUs(k, c.Labels[types.LabelCUDADevices])
 		m.mu.Lock()
 		m.kernels[id] = k
 		m.mu.Unlock()
@@ -644,6 +686,25 @@ func (m *Manager) Adopt(ctx context.Context) ([]string, error) {
 		}
 	}
 	return adopted, nil
+}
+
+// claimGPUs re-learns the GPUs an adopted kernel holds from its container
+// label. A device the agent no longer has, or one claimed twice, is
+// logged and left alone: the kernel keeps running either way.
+func (m *Manager) claimGPUs(k *Kernel, label string) {
+	idx, err := gpu.ParseIndexes(label)
+	if err == nil && len(idx) > 0 {
+		_, err = m.cfg.GPUs.Claim(k.id, idx)
+	}
+	if err != nil {
+		k.log.Warn("adopted kernel's gpus", "cuda_devices", label, "err", err)
+	}
+}
+
+// gpuEnv reports whether an environment variable decides which GPUs a
+// kernel sees; the agent sets those, never the user.
+func gpuEnv(key string) bool {
+	return key == "CUDA_VISIBLE_DEVICES" || strings.HasPrefix(key, "NVIDIA_")
 }
 
 // reattach connects to an adopted kernel's runner and checks it answers.

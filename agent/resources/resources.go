@@ -1,5 +1,5 @@
-// Package resources measures what a host can offer to kernels (cpu cores
-// and memory), honouring the cgroup limits of the agent's own container or
+// Package resources measures what a host can offer to kernels (cpu cores,
+// memory and GPUs; see the gpu subpackage), honouring the cgroup limits of the agent's own container or
 // service, so the manager never schedules more than the host really has.
 package resources
 
@@ -14,6 +14,7 @@ import (
 
 	goruntime "runtime"
 
+	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/common/resource"
 )
 
@@ -24,6 +25,9 @@ type Probe struct {
 	// NumCPU is the number of CPUs the process may run on (runtime.NumCPU
 	// when nil, which honours the cpuset).
 	NumCPU func() int
+	// Devices are the host's GPUs (gpu.Discover), offered as cuda.device
+	// slots when there are any.
+	Devices []gpu.Device
 }
 
 // Capacity returns the host's resource slots.
@@ -31,14 +35,19 @@ func Capacity() (resource.Slots, error) {
 	return Probe{Root: "/"}.Capacity()
 }
 
-// Capacity returns cpu (cores) and mem (bytes).
+// Capacity returns cpu (cores), mem (bytes) and, when the host has GPUs,
+// cuda.device (whole devices).
 func (p Probe) Capacity() (resource.Slots, error) {
 	cpu := p.cpus()
 	mem, err := p.memory()
 	if err != nil {
 		return nil, err
 	}
-	return resource.Slots{resource.CPU: cpu, resource.Mem: float64(mem)}, nil
+	s := resource.Slots{resource.CPU: cpu, resource.Mem: float64(mem)}
+	if len(p.Devices) > 0 {
+		s[resource.CUDADevice] = float64(len(p.Devices))
+	}
+	return s, nil
 }
 
 func (p Probe) path(parts ...string) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"baigo.dev/bai/agent/resources"
+	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/common/resource"
 )
 
@@ -63,5 +64,29 @@ func TestCapacityOfThisHost(t *testing.T) {
 	}
 	if got[resource.CPU] <= 0 || got[resource.Mem] <= 0 {
 		t.Fatalf("capacity = %v", got)
+	}
+}
+
+func TestCapacityWithGPUs(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "proc/meminfo"), []byte("MemTotal:  2048 kB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	devs, _, _ := gpu.Discover("2")
+	for _, tt := range []struct {
+		devs []gpu.Device
+		want float64
+		has  bool
+	}{{nil, 0, false}, {devs, 2, true}} {
+		got, err := resources.Probe{Root: root, NumCPU: func() int { return 4 }, Devices: tt.devs}.Capacity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := got[resource.CUDADevice]; ok != tt.has || v != tt.want {
+			t.Errorf("%d devices: capacity = %v", len(tt.devs), got)
+		}
 	}
 }

@@ -42,6 +42,11 @@ type Spec struct {
 	Network     bool              // false: no network at all
 	RuntimeType string            // language driver, e.g. python
 	RuntimePath string            // interpreter path inside the container
+	// GPUs are the device UUIDs (or host indexes) the runtime must expose
+	// to the container (Docker: an nvidia device request). The kernel
+	// manager sets CUDA_VISIBLE_DEVICES in Env itself, and leaves fake
+	// devices out of GPUs: they exist only as that environment.
+	GPUs []string
 }
 
 // Container is a runtime's view of one container.

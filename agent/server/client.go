@@ -4,38 +4,73 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
 )
 
-// Client talks to the manager on the agent's behalf.
+// Client talks to the manager on the agent's behalf. With several manager
+// replicas it sticks to one and moves to the next when that one cannot be
+// reached, so an agent keeps heartbeating through a manager's death.
 type Client struct {
-	base   string
+	bases  []string
+	cur    atomic.Int64
 	secret string
 	http   *http.Client
 }
 
 // NewClient makes a client for the manager at base (e.g.
-// http://127.0.0.1:8081). httpc may be nil.
+// http://127.0.0.1:8081), or for several replicas given as a comma-separated
+// list. httpc may be nil.
 func NewClient(base, secret string, httpc *http.Client) *Client {
 	if httpc == nil {
 		httpc = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Client{base: base, secret: secret, http: httpc}
+	c := &Client{secret: secret, http: httpc}
+	for _, b := range strings.Split(base, ",") {
+		if b = strings.TrimRight(strings.TrimSpace(b), "/"); b != "" {
+			c.bases = append(c.bases, b)
+		}
+	}
+	if len(c.bases) == 0 {
+		c.bases = []string{""}
+	}
+	return c
 }
 
+// post sends to the current manager, trying each other replica once when
+// it cannot be reached.
 func (c *Client) post(ctx context.Context, path string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(b))
+	start := c.cur.Load()
+	for i := int64(0); ; i++ {
+		idx := (start + i) % int64(len(c.bases))
+		err = c.postTo(ctx, c.bases[idx], path, b, out)
+		if !errors.Is(err, errUnreachable) || i+1 >= int64(len(c.bases)) || ctx.Err() != nil {
+			if err == nil && idx != start {
+				c.cur.Store(idx)
+			}
+			return err
+		}
+	}
+}
+
+// errUnreachable marks transport failures (as opposed to answers).
+var errUnreachable = errors.New("manager unreachable")
+
+func (c *Client) postTo(ctx context.Context, base, path string, b []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
 	if err != nil {
 		return fmt.Errorf("post %s: %v: %w", path, err, errdefs.ErrInvalidArgument)
 	}
@@ -43,7 +78,7 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 	req.Header.Set(aproto.HeaderClusterSecret, c.secret)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("post %s: %v: %w", path, err, errdefs.ErrUnavailable)
+		return fmt.Errorf("post %s%s: %v: %w", base, path, err, errors.Join(errUnreachable, errdefs.ErrUnavailable))
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))

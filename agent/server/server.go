@@ -34,13 +34,21 @@ type Kernels interface {
 // maxBody bounds request bodies (code to execute included).
 const maxBody = "16M"
 
-// NewHandler returns the control API.
-func NewHandler(k Kernels, secret string, log *slog.Logger) http.Handler {
+// metricsPath is the one route served without the cluster secret: the
+// Prometheus metrics, which carry no tenant data.
+const metricsPath = "/metrics"
+
+// NewHandler returns the control API. metrics, when not nil, is served at
+// GET /metrics without the cluster secret.
+func NewHandler(k Kernels, secret string, log *slog.Logger, metrics http.Handler) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: skipBodyLimit}))
-	e.Use(requireSecret(secret))
+	e.Use(requireSecret(secret, metrics != nil))
+	if metrics != nil {
+		e.GET(metricsPath, echo.WrapHandler(metrics))
+	}
 
 	h := &handlers{k: k}
 	e.GET("/v1/health", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
@@ -55,11 +63,15 @@ func NewHandler(k Kernels, secret string, log *slog.Logger) http.Handler {
 	return e
 }
 
-// requireSecret refuses every request without the cluster secret.
-func requireSecret(secret string) echo.MiddlewareFunc {
+// requireSecret refuses every request without the cluster secret, except
+// GET /metrics when openMetrics is set.
+func requireSecret(secret string, openMetrics bool) echo.MiddlewareFunc {
 	want := []byte(secret)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if openMetrics && c.Path() == metricsPath && c.Request().Method == http.MethodGet {
+				return next(c)
+			}
 			got := []byte(c.Request().Header.Get(aproto.HeaderClusterSecret))
 			if len(want) == 0 || subtle.ConstantTimeCompare(got, want) != 1 {
 				return fmt.Errorf("missing or wrong cluster secret: %w", errdefs.ErrUnauthenticated)

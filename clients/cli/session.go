@@ -97,6 +97,9 @@ func (a *app) sessionInfo() *cobra.Command {
 			line("queries executed", fmt.Sprint(s.ExecutionCount))
 			line("resource slots", slots(s.ResourceSlots))
 			line("occupied slots", slots(s.OccupiedSlots))
+			for _, l := range statLines(s.LastStat) {
+				line(l[0], l[1])
+			}
 			return tw.Flush()
 		},
 	}

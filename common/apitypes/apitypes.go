@@ -37,9 +37,11 @@ type CreateConfig struct {
 	Mounts       []string          `json:"mounts,omitempty"`
 	Environ      map[string]string `json:"environ,omitempty"`
 	ScalingGroup string            `json:"scaling_group,omitempty"`
-	Resources    map[string]any    `json:"resources,omitempty"`
-	ResourceOpts map[string]any    `json:"resource_opts,omitempty"`
-	PreopenPorts []int             `json:"preopen_ports,omitempty"`
+	// ScalingGroupAlt is the camelCase spelling some clients send.
+	ScalingGroupAlt string         `json:"scalingGroup,omitempty"`
+	Resources       map[string]any `json:"resources,omitempty"`
+	ResourceOpts    map[string]any `json:"resource_opts,omitempty"`
+	PreopenPorts    []int          `json:"preopen_ports,omitempty"`
 	// Older clients.
 	InstanceCores  any `json:"instanceCores,omitempty"`
 	InstanceMemory any `json:"instanceMemory,omitempty"`

@@ -20,6 +20,7 @@
 //	GET    /v1/kernels/{id}/download_single?file=      → the file's bytes
 //	GET    /v1/kernels/{id}/files?path=                → FileList
 //	GET    /v1/health                                  → 200
+//	GET    /metrics                                    → Prometheus text (the one route open without the secret)
 //
 // Errors come back as RFC 7807 problem JSON like the public API; the manager
 // maps the status back to an errdefs sentinel.
@@ -50,6 +51,19 @@ type KernelState struct {
 	SessionID   string `json:"sessionId"`
 	ContainerID string `json:"containerId"`
 	Running     bool   `json:"running"`
+	// Stats is a cheap sample of the kernel's usage, as the runtime's Stats
+	// gives it (cpu_used ms, mem bytes, net_rx_bytes, io_write_bytes, ...);
+	// absent when unknown.
+	Stats map[string]any `json:"stats,omitempty"`
+}
+
+// Device is one accelerator (GPU) of an agent's host.
+type Device struct {
+	Index       int    `json:"index"`       // host index, as nvidia-smi numbers it
+	UUID        string `json:"uuid"`        // e.g. GPU-8f0c...; GPU-fake-0 for fake devices
+	Model       string `json:"model"`       // e.g. NVIDIA H100 80GB HBM3
+	MemoryBytes int64  `json:"memoryBytes"` // device memory
+	Source      string `json:"source"`      // where the agent found it: "nvml", or "fake" in tests
 }
 
 // Heartbeat is what an agent sends every few seconds.
@@ -62,6 +76,14 @@ type Heartbeat struct {
 	Capacity     map[string]float64 `json:"capacity"` // resource slots
 	Images       []Image            `json:"images"`
 	Kernels      []KernelState      `json:"kernels"`
+	// Devices lists the accelerators behind the capacity's cuda.device
+	// slots; empty on hosts without GPUs.
+	Devices []Device `json:"devices,omitempty"`
+	// Leaving is set on the last heartbeat of an agent that shuts down on
+	// purpose (drained and removed by a scaler, or stopped by an operator):
+	// the manager marks it TERMINATED at once instead of waiting to call it
+	// LOST.
+	Leaving bool `json:"leaving,omitempty"`
 	// First is true on the first heartbeat after the agent started, which
 	// makes the manager reconcile the agent's kernels against its records.
 	First bool      `json:"first"`

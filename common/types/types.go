@@ -55,6 +55,16 @@ const (
 	OwnerValue     = "bai"
 )
 
+// LabelCUDADevices is the container label that lists the host indexes of
+// the GPUs a kernel holds, e.g. "0,1" (absent when it holds none), so a
+// restarted agent re-learns which devices are taken.
+const LabelCUDADevices = "ai.backend.cuda-devices"
+
+// LabelSlots is the container label holding the resource slots a kernel
+// was given, as JSON (e.g. {"cpu":1,"mem":268435456}), so a restarted agent
+// knows what its adopted kernels occupy.
+const LabelSlots = "ai.backend.bai.slots"
+
 // Image labels of kernel images (see API.md).
 const (
 	LabelKernelSpec   = "ai.backend.kernelspec"

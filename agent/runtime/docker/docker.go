@@ -59,6 +59,9 @@ const RunnerPath = kproto.ContainerBinDir + "/bai-runner"
 // image name is the reference without it.
 const ImagePrefix = "bai/"
 
+// envNvidiaDevices names the GPUs the NVIDIA container runtime exposes.
+const envNvidiaDevices = "NVIDIA_VISIBLE_DEVICES"
+
 // stopTimeout is how long a restarted runner gets to exit on SIGTERM.
 const stopTimeout = 3
 
@@ -130,7 +133,18 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		env = append(env, k+"="+s.Env[k])
+		if k != envNvidiaDevices { // ours alone, below
+			env = append(env, k+"="+s.Env[k])
+		}
+	}
+	// The NVIDIA container runtime exposes the GPUs this variable names.
+	// Say "void" when the kernel has none, so that an image which sets
+	// "all" (the CUDA base images do) gets nothing on a host whose default
+	// runtime is nvidia.
+	if len(s.GPUs) > 0 {
+		env = append(env, envNvidiaDevices+"="+strings.Join(s.GPUs, ","))
+	} else {
+		env = append(env, envNvidiaDevices+"=void")
 	}
 	cfg := &container.Config{
 		Image:      s.Image,
@@ -172,6 +186,13 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 	if s.PidsLimit > 0 {
 		pl := s.PidsLimit
 		hc.Resources.PidsLimit = &pl
+	}
+	if len(s.GPUs) > 0 {
+		hc.Resources.DeviceRequests = []container.DeviceRequest{{
+			Driver:       "nvidia",
+			DeviceIDs:    s.GPUs,
+			Capabilities: [][]string{{"gpu"}},
+		}}
 	}
 	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nil, nil, s.Name)
 	if err != nil {
@@ -336,7 +357,9 @@ func (r *Runtime) Logs(ctx context.Context, id string) (string, error) {
 	return buf.String(), nil
 }
 
-// Stats takes one cheap sample of the container's usage.
+// Stats takes one cheap sample of the container's usage: from its cgroup
+// files when they are in reach, else from the Engine (see cgroupStats for
+// the keys).
 func (r *Runtime) Stats(ctx context.Context, id string) (map[string]any, error) {
 	if out, ok := cgroupStats(r.cgroupRoot, id); ok {
 		return out, nil
@@ -350,20 +373,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (map[string]any, error) 
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		return nil, fmt.Errorf("decode stats of %s: %w", short(id), err)
 	}
-	out := map[string]any{}
-	if u := s.CPUStats.CPUUsage.TotalUsage; u > 0 {
-		out["cpu_used"] = float64(u) / 1e6 // milliseconds
-	}
-	if u := s.MemoryStats.Usage; u > 0 {
-		out["mem"] = u
-	}
-	if u := s.MemoryStats.MaxUsage; u > 0 {
-		out["mem_max"] = u
-	}
-	if n := s.PidsStats.Current; n > 0 {
-		out["pids"] = n
-	}
-	return out, nil
+	return engineStats(s), nil
 }
 
 // Images lists the kernel images: those labelled ai.backend.kernelspec=1,

@@ -24,9 +24,10 @@ func TestConformance(t *testing.T) {
 	}
 	rt := docker.New(cli, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	runtimetest.Run(t, rt, runtimetest.Env{
-		Image:   testImage,
-		Sleeper: runtimetest.BuildSleeper(t),
-		UID:     1000,
-		GID:     1000,
+		Image:    testImage,
+		Sleeper:  runtimetest.BuildSleeper(t),
+		UID:      1000,
+		GID:      1000,
+		NetStats: true,
 	})
 }

@@ -320,10 +320,24 @@ func (r *Runtime) Logs(ctx context.Context, id string) (string, error) {
 	return p.logs.String(), nil
 }
 
-// Stats returns nothing: processes are not metered.
+// Stats sums the usage of the runner's process group from /proc (see
+// groupStats); empty when it is not running.
 func (r *Runtime) Stats(ctx context.Context, id string) (map[string]any, error) {
-	if _, err := r.get(id); err != nil {
-		return nil, err
+	r.mu.Lock()
+	p, ok := r.procs[id]
+	pid := 0
+	if ok && p.running && p.cmd != nil && p.cmd.Process != nil {
+		pid = p.cmd.Process.Pid
+	}
+	r.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
+	}
+	if pid == 0 {
+		return map[string]any{}, nil
+	}
+	if out, ok := groupStats("/proc", pid); ok {
+		return out, nil
 	}
 	return map[string]any{}, nil
 }

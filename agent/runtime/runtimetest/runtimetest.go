@@ -30,6 +30,10 @@ type Env struct {
 	Sleeper string
 	// UID and GID to run as (docker).
 	UID, GID int
+	// NetStats says the runtime reports per-container network counters
+	// (net_rx_bytes, net_tx_bytes; docker does, processes share the host's
+	// network and do not).
+	NetStats bool
 }
 
 // BuildSleeper compiles the stand-in runner into a temp dir.
@@ -147,6 +151,59 @@ func Run(t *testing.T, rt runtime.Runtime, env Env) {
 		}
 	})
 
+	t.Run("stats", func(t *testing.T) {
+		spec := newSpec(t, map[string]string{"BAI_TEST_WORK": "1"})
+		id := create(t, spec)
+		if err := rt.Start(ctx, id); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		waitFor(t, "start", func() bool {
+			l, _ := rt.Logs(ctx, id)
+			return strings.Contains(l, "sleeper started")
+		})
+		sample := func() map[string]float64 {
+			t.Helper()
+			st, err := rt.Stats(ctx, id)
+			if err != nil {
+				t.Fatalf("stats: %v", err)
+			}
+			out := map[string]float64{}
+			keys := []string{"cpu_used", "mem", "io_read_bytes", "io_write_bytes"}
+			if env.NetStats {
+				keys = append(keys, "net_rx_bytes", "net_tx_bytes")
+			}
+			for _, k := range keys {
+				v, ok := Number(st[k])
+				if !ok {
+					t.Fatalf("stats lack a number %q: %v", k, st)
+				}
+				out[k] = v
+			}
+			return out
+		}
+		before := sample()
+		if before["mem"] <= 0 {
+			t.Errorf("mem = %v, want > 0", before["mem"])
+		}
+		if err := os.WriteFile(filepath.Join(spec.WorkDir, "go"), nil, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the work", func() bool {
+			l, _ := rt.Logs(ctx, id)
+			if strings.Contains(l, "work failed") {
+				t.Fatalf("sleeper: %s", l)
+			}
+			return strings.Contains(l, "work done")
+		})
+		after := sample()
+		if d := after["cpu_used"] - before["cpu_used"]; d < 200 {
+			t.Errorf("cpu_used grew by %.1f ms over a 300 ms busy loop (%v -> %v)", d, before, after)
+		}
+		if d := after["io_write_bytes"] - before["io_write_bytes"]; d < 4<<20 {
+			t.Errorf("io_write_bytes grew by %.0f over a synced 4 MiB write (%v -> %v)", d, before, after)
+		}
+	})
+
 	t.Run("die event", func(t *testing.T) {
 		ectx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -243,4 +300,20 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Number reads a usage statistic, whatever numeric type the runtime used;
+// ok is false when v is not a number.
+func Number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	}
+	return 0, false
 }
