@@ -4754,6 +4754,7 @@ type ScalingGroupMutation struct {
 	scaler                 *string
 	scaler_idle_seconds    *int
 	addscaler_idle_seconds *int
+	scaler_acted_at        *time.Time
 	created_at             *time.Time
 	clearedFields          map[string]struct{}
 	done                   bool
@@ -5157,6 +5158,55 @@ func (m *ScalingGroupMutation) ResetScalerIdleSeconds() {
 	m.addscaler_idle_seconds = nil
 }
 
+// SetScalerActedAt sets the "scaler_acted_at" field.
+func (m *ScalingGroupMutation) SetScalerActedAt(t time.Time) {
+	m.scaler_acted_at = &t
+}
+
+// ScalerActedAt returns the value of the "scaler_acted_at" field in the mutation.
+func (m *ScalingGroupMutation) ScalerActedAt() (r time.Time, exists bool) {
+	v := m.scaler_acted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScalerActedAt returns the old "scaler_acted_at" field's value of the ScalingGroup entity.
+// If the ScalingGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScalingGroupMutation) OldScalerActedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScalerActedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScalerActedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScalerActedAt: %w", err)
+	}
+	return oldValue.ScalerActedAt, nil
+}
+
+// ClearScalerActedAt clears the value of the "scaler_acted_at" field.
+func (m *ScalingGroupMutation) ClearScalerActedAt() {
+	m.scaler_acted_at = nil
+	m.clearedFields[scalinggroup.FieldScalerActedAt] = struct{}{}
+}
+
+// ScalerActedAtCleared returns if the "scaler_acted_at" field was cleared in this mutation.
+func (m *ScalingGroupMutation) ScalerActedAtCleared() bool {
+	_, ok := m.clearedFields[scalinggroup.FieldScalerActedAt]
+	return ok
+}
+
+// ResetScalerActedAt resets all changes to the "scaler_acted_at" field.
+func (m *ScalingGroupMutation) ResetScalerActedAt() {
+	m.scaler_acted_at = nil
+	delete(m.clearedFields, scalinggroup.FieldScalerActedAt)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *ScalingGroupMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -5227,7 +5277,7 @@ func (m *ScalingGroupMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ScalingGroupMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.description != nil {
 		fields = append(fields, scalinggroup.FieldDescription)
 	}
@@ -5248,6 +5298,9 @@ func (m *ScalingGroupMutation) Fields() []string {
 	}
 	if m.scaler_idle_seconds != nil {
 		fields = append(fields, scalinggroup.FieldScalerIdleSeconds)
+	}
+	if m.scaler_acted_at != nil {
+		fields = append(fields, scalinggroup.FieldScalerActedAt)
 	}
 	if m.created_at != nil {
 		fields = append(fields, scalinggroup.FieldCreatedAt)
@@ -5274,6 +5327,8 @@ func (m *ScalingGroupMutation) Field(name string) (ent.Value, bool) {
 		return m.Scaler()
 	case scalinggroup.FieldScalerIdleSeconds:
 		return m.ScalerIdleSeconds()
+	case scalinggroup.FieldScalerActedAt:
+		return m.ScalerActedAt()
 	case scalinggroup.FieldCreatedAt:
 		return m.CreatedAt()
 	}
@@ -5299,6 +5354,8 @@ func (m *ScalingGroupMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldScaler(ctx)
 	case scalinggroup.FieldScalerIdleSeconds:
 		return m.OldScalerIdleSeconds(ctx)
+	case scalinggroup.FieldScalerActedAt:
+		return m.OldScalerActedAt(ctx)
 	case scalinggroup.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	}
@@ -5358,6 +5415,13 @@ func (m *ScalingGroupMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetScalerIdleSeconds(v)
+		return nil
+	case scalinggroup.FieldScalerActedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScalerActedAt(v)
 		return nil
 	case scalinggroup.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -5422,7 +5486,11 @@ func (m *ScalingGroupMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *ScalingGroupMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(scalinggroup.FieldScalerActedAt) {
+		fields = append(fields, scalinggroup.FieldScalerActedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -5435,6 +5503,11 @@ func (m *ScalingGroupMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *ScalingGroupMutation) ClearField(name string) error {
+	switch name {
+	case scalinggroup.FieldScalerActedAt:
+		m.ClearScalerActedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown ScalingGroup nullable field %s", name)
 }
 
@@ -5462,6 +5535,9 @@ func (m *ScalingGroupMutation) ResetField(name string) error {
 		return nil
 	case scalinggroup.FieldScalerIdleSeconds:
 		m.ResetScalerIdleSeconds()
+		return nil
+	case scalinggroup.FieldScalerActedAt:
+		m.ResetScalerActedAt()
 		return nil
 	case scalinggroup.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -224,7 +224,7 @@ func init() {
 	// scalinggroup.DefaultScalerIdleSeconds holds the default value on creation for the scaler_idle_seconds field.
 	scalinggroup.DefaultScalerIdleSeconds = scalinggroupDescScalerIdleSeconds.Default.(int)
 	// scalinggroupDescCreatedAt is the schema descriptor for created_at field.
-	scalinggroupDescCreatedAt := scalinggroupFields[8].Descriptor()
+	scalinggroupDescCreatedAt := scalinggroupFields[9].Descriptor()
 	// scalinggroup.DefaultCreatedAt holds the default value on creation for the created_at field.
 	scalinggroup.DefaultCreatedAt = scalinggroupDescCreatedAt.Default.(func() time.Time)
 	// scalinggroupDescID is the schema descriptor for id field.

@@ -31,6 +31,8 @@ type ScalingGroup struct {
 	Scaler string `json:"scaler,omitempty"`
 	// drain agents that ran nothing for this long when a scaler is set; 0 = never
 	ScalerIdleSeconds int `json:"scaler_idle_seconds,omitempty"`
+	// ScalerActedAt holds the value of the "scaler_acted_at" field.
+	ScalerActedAt *time.Time `json:"scaler_acted_at,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt    time.Time `json:"created_at,omitempty"`
 	selectValues sql.SelectValues
@@ -47,7 +49,7 @@ func (*ScalingGroup) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case scalinggroup.FieldID, scalinggroup.FieldDescription, scalinggroup.FieldScheduler, scalinggroup.FieldAgentSelector, scalinggroup.FieldScaler:
 			values[i] = new(sql.NullString)
-		case scalinggroup.FieldCreatedAt:
+		case scalinggroup.FieldScalerActedAt, scalinggroup.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -112,6 +114,13 @@ func (_m *ScalingGroup) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ScalerIdleSeconds = int(value.Int64)
 			}
+		case scalinggroup.FieldScalerActedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field scaler_acted_at", values[i])
+			} else if value.Valid {
+				_m.ScalerActedAt = new(time.Time)
+				*_m.ScalerActedAt = value.Time
+			}
 		case scalinggroup.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -174,6 +183,11 @@ func (_m *ScalingGroup) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("scaler_idle_seconds=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ScalerIdleSeconds))
+	builder.WriteString(", ")
+	if v := _m.ScalerActedAt; v != nil {
+		builder.WriteString("scaler_acted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

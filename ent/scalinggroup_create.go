@@ -121,6 +121,20 @@ func (_c *ScalingGroupCreate) SetNillableScalerIdleSeconds(v *int) *ScalingGroup
 	return _c
 }
 
+// SetScalerActedAt sets the "scaler_acted_at" field.
+func (_c *ScalingGroupCreate) SetScalerActedAt(v time.Time) *ScalingGroupCreate {
+	_c.mutation.SetScalerActedAt(v)
+	return _c
+}
+
+// SetNillableScalerActedAt sets the "scaler_acted_at" field if the given value is not nil.
+func (_c *ScalingGroupCreate) SetNillableScalerActedAt(v *time.Time) *ScalingGroupCreate {
+	if v != nil {
+		_c.SetScalerActedAt(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *ScalingGroupCreate) SetCreatedAt(v time.Time) *ScalingGroupCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -305,6 +319,10 @@ func (_c *ScalingGroupCreate) createSpec() (*ScalingGroup, *sqlgraph.CreateSpec)
 		_spec.SetField(scalinggroup.FieldScalerIdleSeconds, field.TypeInt, value)
 		_node.ScalerIdleSeconds = value
 	}
+	if value, ok := _c.mutation.ScalerActedAt(); ok {
+		_spec.SetField(scalinggroup.FieldScalerActedAt, field.TypeTime, value)
+		_node.ScalerActedAt = &value
+	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(scalinggroup.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -454,6 +472,24 @@ func (u *ScalingGroupUpsert) UpdateScalerIdleSeconds() *ScalingGroupUpsert {
 // AddScalerIdleSeconds adds v to the "scaler_idle_seconds" field.
 func (u *ScalingGroupUpsert) AddScalerIdleSeconds(v int) *ScalingGroupUpsert {
 	u.Add(scalinggroup.FieldScalerIdleSeconds, v)
+	return u
+}
+
+// SetScalerActedAt sets the "scaler_acted_at" field.
+func (u *ScalingGroupUpsert) SetScalerActedAt(v time.Time) *ScalingGroupUpsert {
+	u.Set(scalinggroup.FieldScalerActedAt, v)
+	return u
+}
+
+// UpdateScalerActedAt sets the "scaler_acted_at" field to the value that was provided on create.
+func (u *ScalingGroupUpsert) UpdateScalerActedAt() *ScalingGroupUpsert {
+	u.SetExcluded(scalinggroup.FieldScalerActedAt)
+	return u
+}
+
+// ClearScalerActedAt clears the value of the "scaler_acted_at" field.
+func (u *ScalingGroupUpsert) ClearScalerActedAt() *ScalingGroupUpsert {
+	u.SetNull(scalinggroup.FieldScalerActedAt)
 	return u
 }
 
@@ -617,6 +653,27 @@ func (u *ScalingGroupUpsertOne) AddScalerIdleSeconds(v int) *ScalingGroupUpsertO
 func (u *ScalingGroupUpsertOne) UpdateScalerIdleSeconds() *ScalingGroupUpsertOne {
 	return u.Update(func(s *ScalingGroupUpsert) {
 		s.UpdateScalerIdleSeconds()
+	})
+}
+
+// SetScalerActedAt sets the "scaler_acted_at" field.
+func (u *ScalingGroupUpsertOne) SetScalerActedAt(v time.Time) *ScalingGroupUpsertOne {
+	return u.Update(func(s *ScalingGroupUpsert) {
+		s.SetScalerActedAt(v)
+	})
+}
+
+// UpdateScalerActedAt sets the "scaler_acted_at" field to the value that was provided on create.
+func (u *ScalingGroupUpsertOne) UpdateScalerActedAt() *ScalingGroupUpsertOne {
+	return u.Update(func(s *ScalingGroupUpsert) {
+		s.UpdateScalerActedAt()
+	})
+}
+
+// ClearScalerActedAt clears the value of the "scaler_acted_at" field.
+func (u *ScalingGroupUpsertOne) ClearScalerActedAt() *ScalingGroupUpsertOne {
+	return u.Update(func(s *ScalingGroupUpsert) {
+		s.ClearScalerActedAt()
 	})
 }
 
@@ -947,6 +1004,27 @@ func (u *ScalingGroupUpsertBulk) AddScalerIdleSeconds(v int) *ScalingGroupUpsert
 func (u *ScalingGroupUpsertBulk) UpdateScalerIdleSeconds() *ScalingGroupUpsertBulk {
 	return u.Update(func(s *ScalingGroupUpsert) {
 		s.UpdateScalerIdleSeconds()
+	})
+}
+
+// SetScalerActedAt sets the "scaler_acted_at" field.
+func (u *ScalingGroupUpsertBulk) SetScalerActedAt(v time.Time) *ScalingGroupUpsertBulk {
+	return u.Update(func(s *ScalingGroupUpsert) {
+		s.SetScalerActedAt(v)
+	})
+}
+
+// UpdateScalerActedAt sets the "scaler_acted_at" field to the value that was provided on create.
+func (u *ScalingGroupUpsertBulk) UpdateScalerActedAt() *ScalingGroupUpsertBulk {
+	return u.Update(func(s *ScalingGroupUpsert) {
+		s.UpdateScalerActedAt()
+	})
+}
+
+// ClearScalerActedAt clears the value of the "scaler_acted_at" field.
+func (u *ScalingGroupUpsertBulk) ClearScalerActedAt() *ScalingGroupUpsertBulk {
+	return u.Update(func(s *ScalingGroupUpsert) {
+		s.ClearScalerActedAt()
 	})
 }
 

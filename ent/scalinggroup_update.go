@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"baigo.dev/bai/ent/predicate"
 	"baigo.dev/bai/ent/scalinggroup"
@@ -140,6 +141,26 @@ func (_u *ScalingGroupUpdate) AddScalerIdleSeconds(v int) *ScalingGroupUpdate {
 	return _u
 }
 
+// SetScalerActedAt sets the "scaler_acted_at" field.
+func (_u *ScalingGroupUpdate) SetScalerActedAt(v time.Time) *ScalingGroupUpdate {
+	_u.mutation.SetScalerActedAt(v)
+	return _u
+}
+
+// SetNillableScalerActedAt sets the "scaler_acted_at" field if the given value is not nil.
+func (_u *ScalingGroupUpdate) SetNillableScalerActedAt(v *time.Time) *ScalingGroupUpdate {
+	if v != nil {
+		_u.SetScalerActedAt(*v)
+	}
+	return _u
+}
+
+// ClearScalerActedAt clears the value of the "scaler_acted_at" field.
+func (_u *ScalingGroupUpdate) ClearScalerActedAt() *ScalingGroupUpdate {
+	_u.mutation.ClearScalerActedAt()
+	return _u
+}
+
 // Mutation returns the ScalingGroupMutation object of the builder.
 func (_u *ScalingGroupUpdate) Mutation() *ScalingGroupMutation {
 	return _u.mutation
@@ -213,6 +234,12 @@ func (_u *ScalingGroupUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.AddedScalerIdleSeconds(); ok {
 		_spec.AddField(scalinggroup.FieldScalerIdleSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ScalerActedAt(); ok {
+		_spec.SetField(scalinggroup.FieldScalerActedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScalerActedAtCleared() {
+		_spec.ClearField(scalinggroup.FieldScalerActedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -348,6 +375,26 @@ func (_u *ScalingGroupUpdateOne) AddScalerIdleSeconds(v int) *ScalingGroupUpdate
 	return _u
 }
 
+// SetScalerActedAt sets the "scaler_acted_at" field.
+func (_u *ScalingGroupUpdateOne) SetScalerActedAt(v time.Time) *ScalingGroupUpdateOne {
+	_u.mutation.SetScalerActedAt(v)
+	return _u
+}
+
+// SetNillableScalerActedAt sets the "scaler_acted_at" field if the given value is not nil.
+func (_u *ScalingGroupUpdateOne) SetNillableScalerActedAt(v *time.Time) *ScalingGroupUpdateOne {
+	if v != nil {
+		_u.SetScalerActedAt(*v)
+	}
+	return _u
+}
+
+// ClearScalerActedAt clears the value of the "scaler_acted_at" field.
+func (_u *ScalingGroupUpdateOne) ClearScalerActedAt() *ScalingGroupUpdateOne {
+	_u.mutation.ClearScalerActedAt()
+	return _u
+}
+
 // Mutation returns the ScalingGroupMutation object of the builder.
 func (_u *ScalingGroupUpdateOne) Mutation() *ScalingGroupMutation {
 	return _u.mutation
@@ -451,6 +498,12 @@ func (_u *ScalingGroupUpdateOne) sqlSave(ctx context.Context) (_node *ScalingGro
 	}
 	if value, ok := _u.mutation.AddedScalerIdleSeconds(); ok {
 		_spec.AddField(scalinggroup.FieldScalerIdleSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ScalerActedAt(); ok {
+		_spec.SetField(scalinggroup.FieldScalerActedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScalerActedAtCleared() {
+		_spec.ClearField(scalinggroup.FieldScalerActedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &ScalingGroup{config: _u.config}

@@ -67,6 +67,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 		return c.JSON(http.StatusOK, map[string]any{"status": "running", "version": h.Cfg.Version})
 	})
 	g.GET("/images", h.images)
+	h.registerAdmin(g)
 	g.GET("/events/session", h.sessionEvents)
 	g.GET("/stream/session/:name/execute", h.executeStream)
 	g.GET("/stream/kernel/:name/execute", h.executeStream)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
@@ -43,8 +44,12 @@ func (h *Handlers) executeStream(c echo.Context) error {
 	o := owner(c)
 	name := c.Param("name")
 	// Answer a bad name with a proper 404 before switching protocols.
-	if _, err := h.Sessions.Info(c.Request().Context(), o.AccessKey, name); err != nil {
+	info, err := h.Sessions.Info(c.Request().Context(), o.AccessKey, name)
+	if err != nil {
 		return err
+	}
+	if id, err := uuid.Parse(info.SessionID); err == nil {
+		defer h.Sessions.StreamOpened(id)() // an open stream keeps the session from idling out
 	}
 	ws, err := upgrader.Upgrade(c.Response(), c.Request(), nil)
 	if err != nil {

@@ -25,6 +25,9 @@ type Config struct {
 	FlushTimeout time.Duration
 	// CreateWait is how long POST /session waits for RUNNING by default.
 	CreateWait time.Duration
+	// CullInterval is how often idle, over-age and overdue sessions are
+	// looked for.
+	CullInterval time.Duration
 	// Version is the manager's own version string.
 	Version string
 }
@@ -48,6 +51,9 @@ func (c *Config) Defaults() {
 	}
 	if c.CreateWait == 0 {
 		c.CreateWait = 90 * time.Second
+	}
+	if c.CullInterval == 0 {
+		c.CullInterval = 5 * time.Second
 	}
 	if c.Version == "" {
 		c.Version = "0.1.0"

@@ -33,6 +33,15 @@ type Bus struct {
 	mu   sync.Mutex
 	next int
 	subs map[int]*sub
+	out  func(Event) // forwards local events to other managers; nil alone
+}
+
+// SetForward makes Publish also hand every event to fn (a relay to the
+// other managers). fn must not block.
+func (b *Bus) SetForward(fn func(Event)) {
+	b.mu.Lock()
+	b.out = fn
+	b.mu.Unlock()
 }
 
 type sub struct {
@@ -60,8 +69,21 @@ func (b *Bus) Subscribe(match func(Event) bool) (<-chan Event, func()) {
 	}
 }
 
-// Publish delivers e to every matching subscriber without blocking.
+// Publish delivers e to every matching subscriber without blocking, and
+// forwards it to the other managers when a relay is set.
 func (b *Bus) Publish(e Event) {
+	b.Deliver(e)
+	b.mu.Lock()
+	out := b.out
+	b.mu.Unlock()
+	if out != nil {
+		out(e)
+	}
+}
+
+// Deliver delivers e to this process's subscribers only (events that came
+// from another manager).
+func (b *Bus) Deliver(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, s := range b.subs {

@@ -23,6 +23,7 @@ import (
 	"baigo.dev/bai/backend/auth"
 	"baigo.dev/bai/backend/config"
 	"baigo.dev/bai/backend/events"
+	"baigo.dev/bai/backend/metrics"
 	"baigo.dev/bai/backend/session"
 	"baigo.dev/bai/backend/store"
 	"baigo.dev/bai/ent/keypair"
@@ -34,6 +35,8 @@ type Server struct {
 	Cfg      config.Config
 	Store    *store.Store
 	Sessions *session.Service
+	Metrics  *metrics.Metrics
+	relay    *events.Relay
 	Echo     *echo.Echo
 	log      *slog.Logger
 	ln       net.Listener
@@ -57,11 +60,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	bus := events.NewBus()
+	met := metrics.New(st)
 	svc := session.New(st, agentrpc.New(cfg.ClusterSecret), bus, cfg, log)
+	svc.SetHooks(session.Hooks{SchedulingRound: met.ObserveSchedulingRound, Heartbeat: met.Heartbeat})
+	var relay *events.Relay
+	if st.Dialect == "postgres" {
+		// Several managers may share this database: relay events through it.
+		relay = events.NewRelay(bus, st.DB, st.DSN, log)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = api.ErrorHandler(log)
 	e.Pre(api.StripLegacyPrefix)
+	e.Use(met.Middleware)
+	// Unauthenticated, as Prometheus expects; it carries no tenant data.
+	e.GET("/metrics", echo.WrapHandler(met.Handler()))
 	e.Use(api.LimitBody(cfg.MaxBodyBytes))
 	h := &api.Handlers{Cfg: cfg, Keys: auth.NewKeys(st, 10*time.Second), Limiter: auth.NewRateLimiter(nil), Sessions: svc, Log: log}
 	h.Register(e)
@@ -70,7 +83,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
-	return &Server{Cfg: cfg, Store: st, Sessions: svc, Echo: e, log: log, ln: ln}, nil
+	return &Server{Cfg: cfg, Store: st, Sessions: svc, Metrics: met, relay: relay, Echo: e, log: log, ln: ln}, nil
 }
 
 // Addr is the address the API listens on.
@@ -81,8 +94,18 @@ func (s *Server) URL() string { return "http://" + s.Addr() }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
+	if s.relay != nil {
+		go s.relay.Run(ctx)
+		select { // subscribe before serving, so no event of a request is missed
+		case <-s.relay.Ready():
+		case <-time.After(5 * time.Second):
+			s.log.Warn("event relay is not listening yet; events from other managers may be missed until it is")
+		}
+	}
 	go s.Sessions.Run(ctx)
 	go s.Sessions.WatchAgents(ctx)
+	go s.Sessions.Cull(ctx, s.Cfg.CullInterval)
+	go s.Sessions.Scale(ctx, s.Cfg.CullInterval)
 	srv := &http.Server{Handler: s.Echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(s.ln) }()
@@ -114,6 +137,9 @@ func (s *Server) Bootstrap(ctx context.Context) (Credentials, bool, error) {
 			OnConflictColumns("name").Ignore().Exec(ctx); err != nil {
 			return Credentials{}, false, fmt.Errorf("create default policy: %w", err)
 		}
+	}
+	if err := s.Sessions.EnsureGroup(ctx, session.DefaultGroup); err != nil {
+		return Credentials{}, false, fmt.Errorf("create default scaling group: %w", err)
 	}
 	admin, err := s.Store.User.Query().Where(user.RoleEQ(user.RoleSuperadmin)).First(ctx)
 	created := false

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,28 +34,53 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 	if hb.AgentID == "" || hb.Addr == "" {
 		return nil, fmt.Errorf("heartbeat needs agentId and addr: %w", errInvalid)
 	}
+	if h := s.hooks.Heartbeat; h != nil {
+		h()
+	}
+	if hb.ScalingGroup == "" {
+		hb.ScalingGroup = DefaultGroup
+	}
+	if hb.Leaving {
+		return &aproto.HeartbeatReply{}, s.AgentLeft(ctx, hb.AgentID)
+	}
+	sum := heartbeatSum(hb)
+	// Fast path: an agent this manager already reconciled, reporting the
+	// same facts as last time, costs no database round trip; its heartbeat
+	// time is written in a batch by flushHeartbeats.
+	if !hb.First && s.beats.fresh(hb.AgentID, sum) {
+		s.recordStatsAsync(hb)
+		return &aproto.HeartbeatReply{}, nil
+	}
 	names := make([]string, 0, len(hb.Images))
 	for _, im := range hb.Images {
 		names = append(names, im.Name)
 	}
 	sort.Strings(names)
+	devices := make([]map[string]any, 0, len(hb.Devices))
+	for _, d := range hb.Devices {
+		devices = append(devices, map[string]any{"index": d.Index, "uuid": d.UUID, "model": d.Model,
+			"memoryBytes": d.MemoryBytes, "source": d.Source})
+	}
 	now := time.Now()
 	prev, err := s.st.Agent.Get(ctx, hb.AgentID)
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
 	wasAlive := prev != nil && prev.Status == agent.StatusALIVE
+	if err := s.EnsureGroup(ctx, hb.ScalingGroup); err != nil {
+		s.log.Warn("record scaling group", "group", hb.ScalingGroup, "err", err)
+	}
 	// Create-or-update rather than an upsert: ent's upsert builders do not
 	// encode JSON fields.
 	if prev == nil {
 		err = s.st.Agent.Create().SetID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).
 			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
-			SetAvailableSlots(hb.Capacity).SetImages(names).SetLastHeartbeat(now).Exec(ctx)
+			SetAvailableSlots(hb.Capacity).SetImages(names).SetDevices(devices).SetLastHeartbeat(now).Exec(ctx)
 	}
 	if prev != nil || ent.IsConstraintError(err) {
 		err = s.st.Agent.UpdateOneID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").
 			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
-			SetAvailableSlots(hb.Capacity).SetImages(names).SetLastHeartbeat(now).Exec(ctx)
+			SetAvailableSlots(hb.Capacity).SetImages(names).SetDevices(devices).SetLastHeartbeat(now).Exec(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record heartbeat: %w", err)
@@ -74,10 +100,136 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 		}
 		s.log.Info("agent registered", "agent_id", hb.AgentID, "addr", hb.Addr, "kernels", len(hb.Kernels), "orphans", len(reply.Orphans))
 	}
-	if !wasAlive {
+	s.beats.remember(hb.AgentID, sum)
+	s.recordStatsAsync(hb)
+	if !wasAlive || prev.AvailableSlots == nil || !sameSlots(prev.AvailableSlots, hb.Capacity) {
 		s.Kick()
 	}
 	return reply, nil
+}
+
+func sameSlots(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// heartbeatSum digests what a heartbeat says about the agent, apart from
+// the time and the kernels' statistics: when it is unchanged, there is
+// nothing to write but the heartbeat time.
+func heartbeatSum(hb aproto.Heartbeat) [32]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%s|%s|%s|%s\n", hb.Addr, hb.Version, hb.Region, hb.ScalingGroup, hb.AgentID)
+	keys := make([]string, 0, len(hb.Capacity))
+	for k := range hb.Capacity {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "c %s=%v\n", k, hb.Capacity[k])
+	}
+	for _, im := range hb.Images {
+		fmt.Fprintf(h, "i %s|%s|%s\n", im.Name, im.Ref, im.ID)
+	}
+	for _, k := range hb.Kernels {
+		fmt.Fprintf(h, "k %s|%s|%v\n", k.KernelID, k.ContainerID, k.Running)
+	}
+	for _, d := range hb.Devices {
+		fmt.Fprintf(h, "d %d|%s|%s|%d\n", d.Index, d.UUID, d.Model, d.MemoryBytes)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// beats remembers, per agent, the digest of its last fully recorded
+// heartbeat and the time of the latest one not yet written.
+type beats struct {
+	mu      sync.Mutex
+	sum     map[string][32]byte
+	pending map[string]time.Time
+}
+
+func (b *beats) fresh(id string, sum [32]byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if prev, ok := b.sum[id]; !ok || prev != sum {
+		return false
+	}
+	if b.pending == nil {
+		b.pending = map[string]time.Time{}
+	}
+	b.pending[id] = time.Now()
+	return true
+}
+
+func (b *beats) remember(id string, sum [32]byte) {
+	b.mu.Lock()
+	if b.sum == nil {
+		b.sum = map[string][32]byte{}
+	}
+	b.sum[id] = sum
+	delete(b.pending, id)
+	b.mu.Unlock()
+}
+
+func (b *beats) forget(id string) {
+	b.mu.Lock()
+	delete(b.sum, id)
+	delete(b.pending, id)
+	b.mu.Unlock()
+}
+
+// flushHeartbeats writes the batched heartbeat times: one UPDATE per
+// second for the whole fleet instead of one per heartbeat. An agent that
+// another replica marked LOST meanwhile is not revived here: it is
+// forgotten, so its next heartbeat takes the full path and is reconciled.
+func (s *Service) flushHeartbeats(ctx context.Context) error {
+	s.beats.mu.Lock()
+	var latest time.Time
+	ids := make([]string, 0, len(s.beats.pending))
+	for id, t := range s.beats.pending {
+		ids = append(ids, id)
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	s.beats.pending = nil
+	s.beats.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		chunk := ids[:n]
+		ids = ids[n:]
+		// The batch shares one time (the newest in it): at most one flush
+		// interval later than an agent's own, far below the LOST timeout.
+		done, err := s.st.Agent.Update().Where(agent.IDIn(chunk...), agent.StatusEQ(agent.StatusALIVE)).
+			SetLastHeartbeat(latest).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if done < len(chunk) {
+			alive, err := s.st.Agent.Query().Where(agent.IDIn(chunk...), agent.StatusEQ(agent.StatusALIVE)).IDs(ctx)
+			if err != nil {
+				return err
+			}
+			ok := map[string]bool{}
+			for _, id := range alive {
+				ok[id] = true
+			}
+			for _, id := range chunk {
+				if !ok[id] {
+					s.beats.forget(id)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 var errInvalid = fmt.Errorf("bad heartbeat: %w", errdefsInvalid)
@@ -238,6 +390,9 @@ func (s *Service) WatchAgents(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if err := s.flushHeartbeats(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("record heartbeats", "err", err)
+		}
 		cutoff := time.Now().Add(-s.cfg.AgentTimeout)
 		if s.start.After(cutoff) {
 			continue
@@ -252,6 +407,7 @@ func (s *Service) WatchAgents(ctx context.Context) {
 			if err != nil || n == 0 {
 				continue
 			}
+			s.beats.forget(a.ID)
 			s.log.Warn("agent lost", "agent_id", a.ID, "last_heartbeat", a.LastHeartbeat)
 			sess, _ := s.st.Session.Query().Where(session.AgentIDEQ(a.ID), session.StatusIn(aliveStatuses...)).IDs(ctx)
 			for _, id := range sess {
@@ -262,3 +418,29 @@ func (s *Service) WatchAgents(ctx context.Context) {
 }
 
 var errdefsInvalid = errdefs.ErrInvalidArgument
+
+// recordStatsAsync stores the kernels' statistics a heartbeat carries, off
+// the heartbeat's own path. One write per agent is in flight at a time; a
+// heartbeat arriving meanwhile skips its sample (the next one carries
+// fresher numbers anyway), so a slow database cannot pile up goroutines.
+func (s *Service) recordStatsAsync(hb aproto.Heartbeat) {
+	has := false
+	for _, k := range hb.Kernels {
+		if len(k.Stats) > 0 {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return
+	}
+	if _, busy := s.statsBusy.LoadOrStore(hb.AgentID, true); busy {
+		return
+	}
+	go func() {
+		defer s.statsBusy.Delete(hb.AgentID)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.recordKernelStats(ctx, hb)
+	}()
+}

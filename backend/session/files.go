@@ -16,7 +16,10 @@ import (
 // Upload passes a multipart/form-data body through to the session's work
 // dir. length is the body's length or -1.
 func (s *Service) Upload(ctx context.Context, owner, nameOrID, contentType string, length int64, body io.Reader) (*aproto.UploadResult, error) {
-	_, k, err := s.running(ctx, owner, nameOrID)
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err == nil {
+		s.Touch(sess.ID) // file transfers count as activity
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +28,10 @@ func (s *Service) Upload(ctx context.Context, owner, nameOrID, contentType strin
 
 // Download streams a multipart/mixed body holding one tar archive per path.
 func (s *Service) Download(ctx context.Context, owner, nameOrID string, files []string) (*agentrpc.Stream, error) {
-	_, k, err := s.running(ctx, owner, nameOrID)
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err == nil {
+		s.Touch(sess.ID) // file transfers count as activity
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +40,10 @@ func (s *Service) Download(ctx context.Context, owner, nameOrID string, files []
 
 // DownloadSingle streams one regular file of the session's work dir.
 func (s *Service) DownloadSingle(ctx context.Context, owner, nameOrID, file string) (*agentrpc.Stream, error) {
-	_, k, err := s.running(ctx, owner, nameOrID)
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err == nil {
+		s.Touch(sess.ID) // file transfers count as activity
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +52,10 @@ func (s *Service) DownloadSingle(ctx context.Context, owner, nameOrID, file stri
 
 // ListFiles lists a directory of the session's work dir.
 func (s *Service) ListFiles(ctx context.Context, owner, nameOrID, path string) (*aproto.FileList, error) {
-	_, k, err := s.running(ctx, owner, nameOrID)
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err == nil {
+		s.Touch(sess.ID) // file transfers count as activity
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,9 @@ func requestedSlots(req apitypes.CreateSession, img *ent.Image) (resource.Slots,
 			want[k] = v
 		}
 	}
+	if g := want[resource.CUDADevice]; g != float64(int64(g)) || g < 0 {
+		return nil, fmt.Errorf("config.resources.cuda.device must be a whole number of GPUs (got %v): %w", g, errdefs.ErrInvalidArgument)
+	}
 	if want[resource.CPU] <= 0 {
 		return nil, fmt.Errorf("config.resources.cpu must be positive: %w", errdefs.ErrInvalidArgument)
 	}
@@ -125,6 +128,20 @@ func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSe
 	if err := s.checkPolicy(ctx, owner); err != nil {
 		return nil, err
 	}
+	group := ""
+	if req.Config != nil {
+		group = req.Config.ScalingGroup
+		if group == "" {
+			group = req.Config.ScalingGroupAlt
+		}
+	}
+	grp, err := s.groupFor(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkTotalSlots(ctx, owner.AccessKey, slots); err != nil {
+		return nil, err
+	}
 
 	sid := uuid.New()
 	wait := s.cfg.CreateWait
@@ -160,9 +177,7 @@ func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSe
 		if req.Tag != nil {
 			c.SetTag(*req.Tag)
 		}
-		if req.Config != nil && req.Config.ScalingGroup != "" {
-			c.SetScalingGroup(req.Config.ScalingGroup)
-		}
+		c.SetScalingGroup(grp.ID)
 		var err error
 		sess, err = c.Save(ctx)
 		if err != nil {
@@ -309,15 +324,27 @@ func (s *Service) Destroy(ctx context.Context, owner, nameOrID string, forced bo
 	if err != nil {
 		return nil, err
 	}
+	return s.terminate(ctx, sess, forced, "user-requested")
+}
+
+// terminate ends a session for reason (what status_info will say).
+func (s *Service) terminate(ctx context.Context, sess *ent.Session, forced bool, reason string) (map[string]any, error) {
+	again := func() (map[string]any, error) { // it moved on meanwhile
+		fresh, err := s.st.Session.Query().Where(session.IDEQ(sess.ID)).WithKernels().Only(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.terminate(ctx, fresh, forced, reason)
+	}
 	st := types.SessionStatus(sess.Status)
 	switch st {
 	case types.StatusTerminated, types.StatusCancelled:
 		return nil, fmt.Errorf("session %q was already %s: %w", sess.Name, st, errdefs.ErrNotFound)
 	case types.StatusPending:
-		if s.finish(ctx, sess.ID, types.StatusCancelled, "user-requested") {
+		if s.finish(ctx, sess.ID, types.StatusCancelled, reason) {
 			return map[string]any{}, nil
 		}
-		return s.Destroy(ctx, owner, sess.ID.String(), forced) // it moved on meanwhile
+		return again()
 	case types.StatusError:
 		s.removeKernel(ctx, sess)
 		now := time.Now()
@@ -331,7 +358,7 @@ func (s *Service) Destroy(ctx context.Context, owner, nameOrID string, forced bo
 			return nil, err
 		}
 		if n == 0 {
-			return s.Destroy(ctx, owner, sess.ID.String(), forced)
+			return again()
 		}
 	}
 	stats := map[string]any{}
@@ -356,7 +383,7 @@ func (s *Service) Destroy(ctx context.Context, owner, nameOrID string, forced bo
 	if len(stats) > 0 {
 		_ = s.st.Session.UpdateOneID(sess.ID).SetLastStat(stats).Exec(ctx)
 	}
-	s.finish(ctx, sess.ID, types.StatusTerminated, "user-requested")
+	s.finish(ctx, sess.ID, types.StatusTerminated, reason)
 	return stats, nil
 }
 
@@ -438,6 +465,7 @@ func (s *Service) ExecuteFlush(ctx context.Context, owner, nameOrID string, req 
 	if err != nil {
 		return nil, s.kernelGone(ctx, sess, err)
 	}
+	s.Touch(sess.ID)
 	if req.Mode == "query" || req.Mode == "batch" {
 		go func(id uuid.UUID) { // bookkeeping off the hot path
 			_ = s.st.Session.UpdateOneID(id).AddNumQueries(1).Exec(context.Background())
@@ -466,6 +494,7 @@ func (s *Service) Interrupt(ctx context.Context, owner, nameOrID string) error {
 	if err != nil {
 		return err
 	}
+	s.Touch(sess.ID)
 	return s.kernelGone(ctx, sess, s.rpc.Interrupt(ctx, k.AgentAddr, k.ID.String()))
 }
 

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,14 +29,12 @@ import (
 	"baigo.dev/bai/backend/agentrpc"
 	"baigo.dev/bai/backend/config"
 	"baigo.dev/bai/backend/events"
-	"baigo.dev/bai/backend/scheduler"
 	"baigo.dev/bai/backend/store"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/common/resource"
 	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/ent"
-	"baigo.dev/bai/ent/agent"
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/session"
 )
@@ -69,7 +66,22 @@ type Service struct {
 
 	seenMu sync.Mutex
 	seen   map[string]bool // agents reconciled since this manager started
+
+	act activity
+
+	grpMu    sync.Mutex
+	grpCache map[string]*ent.ScalingGroup
+	grpAt    time.Time
+
+	hooks  Hooks
+	beats  beats
+	demand demand
+
+	statsBusy sync.Map // agent id → a stats write is in flight
 }
+
+// SetHooks installs observers (metrics); call before Run.
+func (s *Service) SetHooks(h Hooks) { s.hooks = h }
 
 // New returns a session service.
 func New(st *store.Store, rpc *agentrpc.Client, bus *events.Bus, cfg config.Config, log *slog.Logger) *Service {
@@ -131,62 +143,6 @@ func (s *Service) occupancy(ctx context.Context) (map[string]resource.Slots, err
 		occ[r.AgentID] = occ[r.AgentID].Add(r.RequestedSlots)
 	}
 	return occ, nil
-}
-
-func (s *Service) dispatch(ctx context.Context) error {
-	pend, err := s.st.Session.Query().Where(session.StatusEQ(string(types.StatusPending))).
-		Order(ent.Asc(session.FieldCreatedAt)).Limit(1000).All(ctx)
-	if err != nil || len(pend) == 0 {
-		return err
-	}
-	ags, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE)).All(ctx)
-	if err != nil {
-		return err
-	}
-	occ, err := s.occupancy(ctx)
-	if err != nil {
-		return err
-	}
-	snap := make([]scheduler.Agent, 0, len(ags))
-	addr := map[string]string{}
-	for _, a := range ags {
-		imgs := append([]string(nil), a.Images...)
-		sort.Strings(imgs)
-		snap = append(snap, scheduler.Agent{ID: a.ID, ScalingGroup: a.ScalingGroup, Available: a.AvailableSlots, Occupied: occ[a.ID], Images: imgs})
-		addr[a.ID] = a.Addr
-	}
-	ps := make([]scheduler.Pending, 0, len(pend))
-	byID := map[string]*ent.Session{}
-	for _, p := range pend {
-		ps = append(ps, scheduler.Pending{SessionID: p.ID.String(), ScalingGroup: p.ScalingGroup, Image: p.Image, Requested: p.RequestedSlots})
-		byID[p.ID.String()] = p
-	}
-	plan := scheduler.Plan(ps, snap)
-	placed := map[string]bool{}
-	for _, pl := range plan {
-		placed[pl.SessionID] = true
-	}
-	for _, p := range pend {
-		if !placed[p.ID.String()] {
-			s.explainPending(ctx, p, snap)
-		}
-	}
-	for _, pl := range plan {
-		sess := byID[pl.SessionID]
-		n, err := s.st.Session.Update().
-			Where(session.IDEQ(sess.ID), session.StatusEQ(string(types.StatusPending))).
-			SetStatus(string(types.StatusScheduled)).SetAgentID(pl.AgentID).
-			SetOccupiedSlots(sess.RequestedSlots).SetStatusChanged(time.Now()).Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			continue // destroyed or taken meanwhile
-		}
-		s.publish(sess, events.SessionScheduled, string(types.StatusScheduled), "")
-		go s.startKernel(context.WithoutCancel(ctx), sess.ID, pl.AgentID, addr[pl.AgentID])
-	}
-	return nil
 }
 
 func (s *Service) publish(sess *ent.Session, name, status, reason string) {
@@ -399,18 +355,7 @@ func unknownImage(name string, avail []string) error {
 
 // explainPending records in status_info why a session could not be placed,
 // so `bai session info` and a waiting `bai run` can tell the user.
-func (s *Service) explainPending(ctx context.Context, p *ent.Session, agents []scheduler.Agent) {
-	why := "waiting for resources: no agent is alive"
-	if len(agents) > 0 {
-		why = "waiting for resources: no alive agent has the image " + p.Image
-		for _, a := range agents {
-			if hasImage(a.Images, p.Image) && (p.ScalingGroup == "" || a.ScalingGroup == p.ScalingGroup) {
-				want := resource.Slots(p.RequestedSlots).ToJSON()
-				why = fmt.Sprintf("waiting for resources: no agent has cpu=%s mem=%s free right now", want[resource.CPU], want[resource.Mem])
-				break
-			}
-		}
-	}
+func (s *Service) explainPending(ctx context.Context, p *ent.Session, why string) {
 	if p.StatusInfo == why {
 		return
 	}

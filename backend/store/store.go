@@ -6,10 +6,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -26,6 +28,49 @@ type Store struct {
 	*ent.Client
 	DB      *sql.DB
 	Dialect string
+	DSN     string
+
+	schedMu sync.Mutex // serialises scheduling rounds within this process
+}
+
+// Advisory lock keys (Postgres): one namespace per purpose.
+const (
+	lockMigrate  int64 = 0x6261690001 // "bai" 1: schema upgrades
+	lockSchedule int64 = 0x6261690002 // "bai" 2: scheduling rounds
+)
+
+// WithSchedulingLock runs fn while holding the cluster-wide scheduling lock:
+// only one manager plans placements at a time, and it reads occupancy after
+// the previous planner committed its placements, so no two managers can
+// over-commit an agent. On Postgres this is a session-level advisory lock
+// on a dedicated connection (released by the server if this process dies);
+// SQLite has one manager, so a mutex is enough.
+func (s *Store) WithSchedulingLock(ctx context.Context, fn func() error) error {
+	s.schedMu.Lock()
+	defer s.schedMu.Unlock()
+	if s.Dialect != dialect.Postgres {
+		return fn()
+	}
+	return withAdvisoryLock(ctx, s.DB, lockSchedule, fn)
+}
+
+func withAdvisoryLock(ctx context.Context, db *sql.DB, key int64, fn func() error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("advisory lock: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return fmt.Errorf("advisory lock: %w", err)
+	}
+	defer func() {
+		// Unlock even when ctx ended; if this fails the connection is
+		// closed by Close above and the server drops the lock.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return fn()
 }
 
 // IsPostgres reports whether dsn names a Postgres database.
@@ -86,11 +131,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(dial, db)))
-	if err := client.Schema.Create(ctx, migrate.WithForeignKeys(true)); err != nil {
+	migrateFn := func() error { return client.Schema.Create(ctx, migrate.WithForeignKeys(true)) }
+	if dial == dialect.Postgres {
+		// Managers started together must not upgrade the schema at once.
+		err = withAdvisoryLock(ctx, db, lockMigrate, migrateFn)
+	} else {
+		err = migrateFn()
+	}
+	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("upgrade schema: %w", err)
 	}
-	return &Store{Client: client, DB: db, Dialect: dial}, nil
+	return &Store{Client: client, DB: db, Dialect: dial, DSN: dsn}, nil
 }
 
 // Close closes the database.

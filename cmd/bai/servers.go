@@ -15,10 +15,12 @@ import (
 	"baigo.dev/bai/agent"
 	"baigo.dev/bai/backend/config"
 	"baigo.dev/bai/backend/server"
+	"baigo.dev/bai/common/resource"
 )
 
 type serverFlags struct {
 	dataDir, listen, db, secretFile string
+	agentTimeout, cullInterval      time.Duration
 }
 
 func (f *serverFlags) add(cmd *cobra.Command, listenDefault string) {
@@ -26,6 +28,8 @@ func (f *serverFlags) add(cmd *cobra.Command, listenDefault string) {
 	cmd.Flags().StringVar(&f.listen, "listen", envOr("BAI_LISTEN", listenDefault), "API listen address")
 	cmd.Flags().StringVar(&f.db, "db", os.Getenv("BAI_DATABASE_URL"), "database: a postgres:// URL, or empty for SQLite in the data directory")
 	cmd.Flags().StringVar(&f.secretFile, "cluster-secret-file", os.Getenv("BAI_CLUSTER_SECRET_FILE"), "file holding the secret shared by the manager and its agents (default: DATA_DIR/cluster-secret, created when missing)")
+	cmd.Flags().DurationVar(&f.agentTimeout, "agent-timeout", 15*time.Second, "mark an agent LOST (and its sessions ERROR) after this long without a heartbeat")
+	cmd.Flags().DurationVar(&f.cullInterval, "cull-interval", 5*time.Second, "how often idle, over-age and overdue sessions are looked for")
 }
 
 func (f *serverFlags) secret() (string, error) {
@@ -44,7 +48,8 @@ func startManager(ctx context.Context, f *serverFlags, log *slog.Logger) (*serve
 	if err != nil {
 		return nil, fmt.Errorf("cluster secret: %w", err)
 	}
-	cfg := config.Config{ListenAddr: f.listen, DatabaseURL: f.db, DataDir: f.dataDir, ClusterSecret: sec, Version: version}
+	cfg := config.Config{ListenAddr: f.listen, DatabaseURL: f.db, DataDir: f.dataDir, ClusterSecret: sec, Version: version,
+		AgentTimeout: f.agentTimeout, CullInterval: f.cullInterval}
 	return server.New(ctx, cfg, log)
 }
 
@@ -76,15 +81,18 @@ func managerCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command 
 type agentFlags struct {
 	listen, manager, runner, runtime, id, sg string
 	kernelLib                                string
+	fakeGPUs                                 string
 	heartbeat                                time.Duration
 	overcommit                               float64
+	maxCPU                                   float64
+	maxMem                                   string
 }
 
 func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float64) {
 	cmd.Flags().Float64Var(&a.overcommit, "cpu-overcommit", overcommit, "multiply the cpu capacity offered to sessions (kernel cpu limits are quotas, so sessions can share cores)")
 	cmd.Flags().StringVar(&a.listen, "agent-listen", envOr("BAI_AGENT_LISTEN", "127.0.0.1:6001"), "agent control listen address (reachable by the manager only)")
 	if withManager {
-		cmd.Flags().StringVar(&a.manager, "manager", envOr("BAI_MANAGER_URL", "http://127.0.0.1:8081"), "manager URL")
+		cmd.Flags().StringVar(&a.manager, "manager", envOr("BAI_MANAGER_URL", "http://127.0.0.1:8081"), "manager URL; several replicas comma-separated (the agent fails over between them)")
 	}
 	cmd.Flags().StringVar(&a.runner, "runner", os.Getenv("BAI_RUNNER"), "path of the static bai-runner binary (default: beside this binary)")
 	cmd.Flags().StringVar(&a.kernelLib, "kernel-lib", os.Getenv("BAI_KERNEL_LIB"), "directory mounted read-only at /opt/bai/lib in kernels: libbaihook.so and python/ (default: kernel-lib beside this binary; missing: a warning, kernels run without it)")
@@ -92,6 +100,9 @@ func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float6
 	cmd.Flags().StringVar(&a.id, "agent-id", os.Getenv("BAI_AGENT_ID"), "agent id (default: generated once and kept in the data directory)")
 	cmd.Flags().StringVar(&a.sg, "scaling-group", "default", "scaling group of this agent")
 	cmd.Flags().DurationVar(&a.heartbeat, "heartbeat", 3*time.Second, "heartbeat interval")
+	cmd.Flags().Float64Var(&a.maxCPU, "max-cpu", 0, "offer at most this many cpu slots to sessions (0: what the host has)")
+	cmd.Flags().StringVar(&a.maxMem, "max-mem", "", "offer at most this much memory to sessions, e.g. 8g (empty: what the host has)")
+	cmd.Flags().StringVar(&a.fakeGPUs, "fake-gpus", os.Getenv("BAI_FAKE_GPUS"), "offer made-up GPUs instead of those NVML finds, for tests: COUNT[:MODEL[:MEMORY]], e.g. 2 or '2:NVIDIA H100 80GB HBM3:80GiB' (kernels see them as CUDA_VISIBLE_DEVICES only)")
 }
 
 func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, error) {
@@ -123,17 +134,28 @@ func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, e
 	if err != nil {
 		return agent.Config{}, err
 	}
+	var maxMem int64
+	if a.maxMem != "" {
+		if maxMem, err = resource.ParseBytes(a.maxMem); err != nil {
+			return agent.Config{}, fmt.Errorf("--max-mem: %w", err)
+		}
+	}
 	return agent.Config{ID: a.id, ListenAddr: a.listen, ManagerURL: managerURL, ClusterSecret: secret,
-		DataDir: dd, RunnerPath: abs, KernelLibDir: kernelLib, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit}, nil
+		DataDir: dd, RunnerPath: abs, KernelLibDir: kernelLib, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit, FakeGPUs: a.fakeGPUs,
+		MaxCPU: a.maxCPU, MaxMem: maxMem}, nil
 }
 
 func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
 	var f serverFlags
 	var a agentFlags
+	var probe bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent that hosts kernel containers for a manager",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if probe {
+				return probeGPUs(cmd.OutOrStdout(), a.fakeGPUs)
+			}
 			sec, err := f.secret()
 			if err != nil {
 				return fmt.Errorf("cluster secret: %w", err)
@@ -152,6 +174,7 @@ func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", envOr("BAI_DATA_DIR", ".data/agent"), "directory for kernel scratch space and the agent id")
 	cmd.Flags().StringVar(&f.secretFile, "cluster-secret-file", os.Getenv("BAI_CLUSTER_SECRET_FILE"), "file holding the manager's cluster secret (default: DATA_DIR/cluster-secret)")
 	a.add(cmd, true, 1)
+	cmd.Flags().BoolVar(&probe, "probe", false, "print the GPUs this agent would offer (or why there are none) and exit")
 	return cmd
 }
 

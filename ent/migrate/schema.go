@@ -134,6 +134,7 @@ var (
 		{Name: "pending_timeout", Type: field.TypeInt, Default: 0},
 		{Name: "scaler", Type: field.TypeString, Default: ""},
 		{Name: "scaler_idle_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "scaler_acted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 	}
 	// ScalingGroupsTable holds the schema information for the "scaling_groups" table.

@@ -27,6 +27,8 @@ const (
 	FieldScaler = "scaler"
 	// FieldScalerIdleSeconds holds the string denoting the scaler_idle_seconds field in the database.
 	FieldScalerIdleSeconds = "scaler_idle_seconds"
+	// FieldScalerActedAt holds the string denoting the scaler_acted_at field in the database.
+	FieldScalerActedAt = "scaler_acted_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// Table holds the table name of the scalinggroup in the database.
@@ -43,6 +45,7 @@ var Columns = []string{
 	FieldPendingTimeout,
 	FieldScaler,
 	FieldScalerIdleSeconds,
+	FieldScalerActedAt,
 	FieldCreatedAt,
 }
 
@@ -118,6 +121,11 @@ func ByScaler(opts ...sql.OrderTermOption) OrderOption {
 // ByScalerIdleSeconds orders the results by the scaler_idle_seconds field.
 func ByScalerIdleSeconds(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldScalerIdleSeconds, opts...).ToFunc()
+}
+
+// ByScalerActedAt orders the results by the scaler_acted_at field.
+func ByScalerActedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScalerActedAt, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -99,6 +99,11 @@ func ScalerIdleSeconds(v int) predicate.ScalingGroup {
 	return predicate.ScalingGroup(sql.FieldEQ(FieldScalerIdleSeconds, v))
 }
 
+// ScalerActedAt applies equality check predicate on the "scaler_acted_at" field. It's identical to ScalerActedAtEQ.
+func ScalerActedAt(v time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldEQ(FieldScalerActedAt, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.ScalingGroup {
 	return predicate.ScalingGroup(sql.FieldEQ(FieldCreatedAt, v))
@@ -452,6 +457,56 @@ func ScalerIdleSecondsLT(v int) predicate.ScalingGroup {
 // ScalerIdleSecondsLTE applies the LTE predicate on the "scaler_idle_seconds" field.
 func ScalerIdleSecondsLTE(v int) predicate.ScalingGroup {
 	return predicate.ScalingGroup(sql.FieldLTE(FieldScalerIdleSeconds, v))
+}
+
+// ScalerActedAtEQ applies the EQ predicate on the "scaler_acted_at" field.
+func ScalerActedAtEQ(v time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldEQ(FieldScalerActedAt, v))
+}
+
+// ScalerActedAtNEQ applies the NEQ predicate on the "scaler_acted_at" field.
+func ScalerActedAtNEQ(v time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldNEQ(FieldScalerActedAt, v))
+}
+
+// ScalerActedAtIn applies the In predicate on the "scaler_acted_at" field.
+func ScalerActedAtIn(vs ...time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldIn(FieldScalerActedAt, vs...))
+}
+
+// ScalerActedAtNotIn applies the NotIn predicate on the "scaler_acted_at" field.
+func ScalerActedAtNotIn(vs ...time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldNotIn(FieldScalerActedAt, vs...))
+}
+
+// ScalerActedAtGT applies the GT predicate on the "scaler_acted_at" field.
+func ScalerActedAtGT(v time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldGT(FieldScalerActedAt, v))
+}
+
+// ScalerActedAtGTE applies the GTE predicate on the "scaler_acted_at" field.
+func ScalerActedAtGTE(v time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldGTE(FieldScalerActedAt, v))
+}
+
+// ScalerActedAtLT applies the LT predicate on the "scaler_acted_at" field.
+func ScalerActedAtLT(v time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldLT(FieldScalerActedAt, v))
+}
+
+// ScalerActedAtLTE applies the LTE predicate on the "scaler_acted_at" field.
+func ScalerActedAtLTE(v time.Time) predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldLTE(FieldScalerActedAt, v))
+}
+
+// ScalerActedAtIsNil applies the IsNil predicate on the "scaler_acted_at" field.
+func ScalerActedAtIsNil() predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldIsNull(FieldScalerActedAt))
+}
+
+// ScalerActedAtNotNil applies the NotNil predicate on the "scaler_acted_at" field.
+func ScalerActedAtNotNil() predicate.ScalingGroup {
+	return predicate.ScalingGroup(sql.FieldNotNull(FieldScalerActedAt))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

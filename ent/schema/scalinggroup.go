@@ -22,6 +22,9 @@ func (ScalingGroup) Fields() []ent.Field {
 		field.Int("pending_timeout").Default(0).Comment("seconds a session may stay PENDING before it is CANCELLED; 0 = forever"),
 		field.String("scaler").Default("").Comment("command (exec:PATH) or webhook URL asked for more or fewer agents; empty = fixed fleet"),
 		field.Int("scaler_idle_seconds").Default(0).Comment("drain agents that ran nothing for this long when a scaler is set; 0 = never"),
+		// scaler_acted_at is when a manager last asked the scaler for more
+		// agents; replicas update it conditionally so only one asks.
+		field.Time("scaler_acted_at").Optional().Nillable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,9 @@ type Options struct {
 	// Postgres uses a fresh database in the cluster named by DSN instead of
 	// SQLite.
 	Postgres string
+	// DatabaseURL, when set, is used as it is: several managers of one
+	// test share it (see FreshPostgres).
+	DatabaseURL string
 	// Agent starts one agent with the process runtime.
 	Agent bool
 	// Config adjusts the manager's configuration before it starts.
@@ -52,6 +56,74 @@ type Server struct {
 	Creds server.Credentials
 	Dir   string
 	t     testing.TB
+	log   *slog.Logger
+	stop  context.CancelFunc
+
+	mu      sync.Mutex
+	agents  []*Agent // stopped after the test's sessions are destroyed
+	stopped atomic.Bool
+}
+
+// Stop stops the manager now (its agents keep running).
+func (s *Server) Stop() {
+	s.stopped.Store(true)
+	s.stop()
+}
+
+// AgentOptions shape an agent started by StartAgent.
+type AgentOptions struct {
+	ID           string
+	ScalingGroup string
+	MaxCPU       float64
+	MaxMem       int64
+	FakeGPUs     string
+	// Managers is the comma-separated list of manager URLs (default: this
+	// manager).
+	Managers string
+}
+
+// Agent is an agent started by StartAgent.
+type Agent struct {
+	*agent.Agent
+	stop context.CancelFunc
+	once sync.Once
+	done chan struct{}
+}
+
+// Stop stops the agent and waits until it has stopped; its kernels keep
+// running, as when an agent process dies.
+func (a *Agent) Stop() {
+	a.once.Do(a.stop)
+	<-a.done
+}
+
+// StartAgent starts another process-runtime agent for this manager; it
+// stops when the test ends.
+func (s *Server) StartAgent(t testing.TB, o AgentOptions) *Agent {
+	t.Helper()
+	if o.Managers == "" {
+		o.Managers = s.URL
+	}
+	id := o.ID
+	if id == "" {
+		id = "agent-" + randHex(4)
+	}
+	ag, err := agent.New(agent.Config{
+		ID: id, ListenAddr: "127.0.0.1:0", ManagerURL: o.Managers, ClusterSecret: s.Cfg.ClusterSecret,
+		DataDir: filepath.Join(s.Dir, id), RunnerPath: RunnerBinary(t), Runtime: "process",
+		HeartbeatInterval: 200 * time.Millisecond, ScalingGroup: o.ScalingGroup, MaxCPU: o.MaxCPU, MaxMem: o.MaxMem,
+		FakeGPUs: o.FakeGPUs,
+	}, s.log.With("component", "agent", "agent_id", id))
+	if err != nil {
+		t.Fatalf("start agent: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Agent{Agent: ag, stop: cancel, done: make(chan struct{})}
+	go func() { defer close(a.done); _ = ag.Run(ctx) }()
+	s.mu.Lock()
+	s.agents = append(s.agents, a)
+	s.mu.Unlock()
+	return a
 }
 
 // Backends lists the databases to run API tests on: SQLite always, Postgres
@@ -74,7 +146,11 @@ func randHex(n int) string {
 
 // freshPostgres creates an empty database in the cluster and drops it at
 // the end of the test.
-func freshPostgres(t testing.TB, dsn string) string {
+func freshPostgres(t testing.TB, dsn string) string { return FreshPostgres(t, dsn) }
+
+// FreshPostgres creates an empty database in the cluster named by dsn,
+// dropped when the test ends, and returns its URL.
+func FreshPostgres(t testing.TB, dsn string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -137,6 +213,9 @@ func New(t testing.TB, o Options) *Server {
 	if o.Postgres != "" {
 		cfg.DatabaseURL = freshPostgres(t, o.Postgres)
 	}
+	if o.DatabaseURL != "" {
+		cfg.DatabaseURL = o.DatabaseURL
+	}
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
@@ -154,7 +233,7 @@ func New(t testing.TB, o Options) *Server {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = srv.Run(ctx) }()
-	s := &Server{Server: srv, URL: srv.URL(), Creds: creds, Dir: dir, t: t}
+	s := &Server{Server: srv, URL: srv.URL(), Creds: creds, Dir: dir, t: t, log: log, stop: cancel}
 	if o.Agent {
 		ag, err := agent.New(agent.Config{
 			ListenAddr: "127.0.0.1:0", ManagerURL: srv.URL(), ClusterSecret: cfg.ClusterSecret,
@@ -172,12 +251,19 @@ func New(t testing.TB, o Options) *Server {
 	t.Cleanup(func() {
 		// Destroy what the test left, so no runner process outlives it.
 		var list apitypes.SessionList
-		if r := s.Do("GET", "/session", nil, nil); r.Status == 200 {
+		if s.stopped.Load() {
+			// nothing to ask a stopped manager
+		} else if r := s.Do("GET", "/session", nil, nil); r.Status == 200 {
 			_ = json.Unmarshal(r.Body, &list)
 			for _, it := range list.Items {
 				s.Do("DELETE", "/session/"+it.SessionID+"?forced=true", nil, nil)
 			}
 		}
+		s.mu.Lock()
+		for _, a := range s.agents {
+			a.Stop()
+		}
+		s.mu.Unlock()
 		cancel()
 		wg.Wait()
 	})
