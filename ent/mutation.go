@@ -3672,6 +3672,7 @@ type ResourcePolicyMutation struct {
 	typ                           string
 	id                            *string
 	total_resource_slots          *map[string]float64
+	default_session_slots         *map[string]float64
 	default_for_unspecified       *resourcepolicy.DefaultForUnspecified
 	max_concurrent_sessions       *int
 	addmax_concurrent_sessions    *int
@@ -3845,6 +3846,55 @@ func (m *ResourcePolicyMutation) TotalResourceSlotsCleared() bool {
 func (m *ResourcePolicyMutation) ResetTotalResourceSlots() {
 	m.total_resource_slots = nil
 	delete(m.clearedFields, resourcepolicy.FieldTotalResourceSlots)
+}
+
+// SetDefaultSessionSlots sets the "default_session_slots" field.
+func (m *ResourcePolicyMutation) SetDefaultSessionSlots(value map[string]float64) {
+	m.default_session_slots = &value
+}
+
+// DefaultSessionSlots returns the value of the "default_session_slots" field in the mutation.
+func (m *ResourcePolicyMutation) DefaultSessionSlots() (r map[string]float64, exists bool) {
+	v := m.default_session_slots
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDefaultSessionSlots returns the old "default_session_slots" field's value of the ResourcePolicy entity.
+// If the ResourcePolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ResourcePolicyMutation) OldDefaultSessionSlots(ctx context.Context) (v map[string]float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDefaultSessionSlots is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDefaultSessionSlots requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDefaultSessionSlots: %w", err)
+	}
+	return oldValue.DefaultSessionSlots, nil
+}
+
+// ClearDefaultSessionSlots clears the value of the "default_session_slots" field.
+func (m *ResourcePolicyMutation) ClearDefaultSessionSlots() {
+	m.default_session_slots = nil
+	m.clearedFields[resourcepolicy.FieldDefaultSessionSlots] = struct{}{}
+}
+
+// DefaultSessionSlotsCleared returns if the "default_session_slots" field was cleared in this mutation.
+func (m *ResourcePolicyMutation) DefaultSessionSlotsCleared() bool {
+	_, ok := m.clearedFields[resourcepolicy.FieldDefaultSessionSlots]
+	return ok
+}
+
+// ResetDefaultSessionSlots resets all changes to the "default_session_slots" field.
+func (m *ResourcePolicyMutation) ResetDefaultSessionSlots() {
+	m.default_session_slots = nil
+	delete(m.clearedFields, resourcepolicy.FieldDefaultSessionSlots)
 }
 
 // SetDefaultForUnspecified sets the "default_for_unspecified" field.
@@ -4345,9 +4395,12 @@ func (m *ResourcePolicyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ResourcePolicyMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.total_resource_slots != nil {
 		fields = append(fields, resourcepolicy.FieldTotalResourceSlots)
+	}
+	if m.default_session_slots != nil {
+		fields = append(fields, resourcepolicy.FieldDefaultSessionSlots)
 	}
 	if m.default_for_unspecified != nil {
 		fields = append(fields, resourcepolicy.FieldDefaultForUnspecified)
@@ -4386,6 +4439,8 @@ func (m *ResourcePolicyMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case resourcepolicy.FieldTotalResourceSlots:
 		return m.TotalResourceSlots()
+	case resourcepolicy.FieldDefaultSessionSlots:
+		return m.DefaultSessionSlots()
 	case resourcepolicy.FieldDefaultForUnspecified:
 		return m.DefaultForUnspecified()
 	case resourcepolicy.FieldMaxConcurrentSessions:
@@ -4415,6 +4470,8 @@ func (m *ResourcePolicyMutation) OldField(ctx context.Context, name string) (ent
 	switch name {
 	case resourcepolicy.FieldTotalResourceSlots:
 		return m.OldTotalResourceSlots(ctx)
+	case resourcepolicy.FieldDefaultSessionSlots:
+		return m.OldDefaultSessionSlots(ctx)
 	case resourcepolicy.FieldDefaultForUnspecified:
 		return m.OldDefaultForUnspecified(ctx)
 	case resourcepolicy.FieldMaxConcurrentSessions:
@@ -4448,6 +4505,13 @@ func (m *ResourcePolicyMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTotalResourceSlots(v)
+		return nil
+	case resourcepolicy.FieldDefaultSessionSlots:
+		v, ok := value.(map[string]float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDefaultSessionSlots(v)
 		return nil
 	case resourcepolicy.FieldDefaultForUnspecified:
 		v, ok := value.(resourcepolicy.DefaultForUnspecified)
@@ -4632,6 +4696,9 @@ func (m *ResourcePolicyMutation) ClearedFields() []string {
 	if m.FieldCleared(resourcepolicy.FieldTotalResourceSlots) {
 		fields = append(fields, resourcepolicy.FieldTotalResourceSlots)
 	}
+	if m.FieldCleared(resourcepolicy.FieldDefaultSessionSlots) {
+		fields = append(fields, resourcepolicy.FieldDefaultSessionSlots)
+	}
 	return fields
 }
 
@@ -4649,6 +4716,9 @@ func (m *ResourcePolicyMutation) ClearField(name string) error {
 	case resourcepolicy.FieldTotalResourceSlots:
 		m.ClearTotalResourceSlots()
 		return nil
+	case resourcepolicy.FieldDefaultSessionSlots:
+		m.ClearDefaultSessionSlots()
+		return nil
 	}
 	return fmt.Errorf("unknown ResourcePolicy nullable field %s", name)
 }
@@ -4659,6 +4729,9 @@ func (m *ResourcePolicyMutation) ResetField(name string) error {
 	switch name {
 	case resourcepolicy.FieldTotalResourceSlots:
 		m.ResetTotalResourceSlots()
+		return nil
+	case resourcepolicy.FieldDefaultSessionSlots:
+		m.ResetDefaultSessionSlots()
 		return nil
 	case resourcepolicy.FieldDefaultForUnspecified:
 		m.ResetDefaultForUnspecified()

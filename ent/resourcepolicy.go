@@ -20,6 +20,8 @@ type ResourcePolicy struct {
 	ID string `json:"id,omitempty"`
 	// TotalResourceSlots holds the value of the "total_resource_slots" field.
 	TotalResourceSlots map[string]float64 `json:"total_resource_slots,omitempty"`
+	// DefaultSessionSlots holds the value of the "default_session_slots" field.
+	DefaultSessionSlots map[string]float64 `json:"default_session_slots,omitempty"`
 	// DefaultForUnspecified holds the value of the "default_for_unspecified" field.
 	DefaultForUnspecified resourcepolicy.DefaultForUnspecified `json:"default_for_unspecified,omitempty"`
 	// MaxConcurrentSessions holds the value of the "max_concurrent_sessions" field.
@@ -46,7 +48,7 @@ func (*ResourcePolicy) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case resourcepolicy.FieldTotalResourceSlots:
+		case resourcepolicy.FieldTotalResourceSlots, resourcepolicy.FieldDefaultSessionSlots:
 			values[i] = new([]byte)
 		case resourcepolicy.FieldMaxConcurrentSessions, resourcepolicy.FieldMaxContainersPerSession, resourcepolicy.FieldMaxSessionLifetime, resourcepolicy.FieldIdleTimeout, resourcepolicy.FieldMaxExecSeconds, resourcepolicy.FieldMaxVfolderCount, resourcepolicy.FieldMaxVfolderSize:
 			values[i] = new(sql.NullInt64)
@@ -81,6 +83,14 @@ func (_m *ResourcePolicy) assignValues(columns []string, values []any) error {
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &_m.TotalResourceSlots); err != nil {
 					return fmt.Errorf("unmarshal field total_resource_slots: %w", err)
+				}
+			}
+		case resourcepolicy.FieldDefaultSessionSlots:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field default_session_slots", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.DefaultSessionSlots); err != nil {
+					return fmt.Errorf("unmarshal field default_session_slots: %w", err)
 				}
 			}
 		case resourcepolicy.FieldDefaultForUnspecified:
@@ -175,6 +185,9 @@ func (_m *ResourcePolicy) String() string {
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("total_resource_slots=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TotalResourceSlots))
+	builder.WriteString(", ")
+	builder.WriteString("default_session_slots=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DefaultSessionSlots))
 	builder.WriteString(", ")
 	builder.WriteString("default_for_unspecified=")
 	builder.WriteString(fmt.Sprintf("%v", _m.DefaultForUnspecified))

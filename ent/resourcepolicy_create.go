@@ -29,6 +29,12 @@ func (_c *ResourcePolicyCreate) SetTotalResourceSlots(v map[string]float64) *Res
 	return _c
 }
 
+// SetDefaultSessionSlots sets the "default_session_slots" field.
+func (_c *ResourcePolicyCreate) SetDefaultSessionSlots(v map[string]float64) *ResourcePolicyCreate {
+	_c.mutation.SetDefaultSessionSlots(v)
+	return _c
+}
+
 // SetDefaultForUnspecified sets the "default_for_unspecified" field.
 func (_c *ResourcePolicyCreate) SetDefaultForUnspecified(v resourcepolicy.DefaultForUnspecified) *ResourcePolicyCreate {
 	_c.mutation.SetDefaultForUnspecified(v)
@@ -313,6 +319,10 @@ func (_c *ResourcePolicyCreate) createSpec() (*ResourcePolicy, *sqlgraph.CreateS
 		_spec.SetField(resourcepolicy.FieldTotalResourceSlots, field.TypeJSON, value)
 		_node.TotalResourceSlots = value
 	}
+	if value, ok := _c.mutation.DefaultSessionSlots(); ok {
+		_spec.SetField(resourcepolicy.FieldDefaultSessionSlots, field.TypeJSON, value)
+		_node.DefaultSessionSlots = value
+	}
 	if value, ok := _c.mutation.DefaultForUnspecified(); ok {
 		_spec.SetField(resourcepolicy.FieldDefaultForUnspecified, field.TypeEnum, value)
 		_node.DefaultForUnspecified = value
@@ -416,6 +426,24 @@ func (u *ResourcePolicyUpsert) UpdateTotalResourceSlots() *ResourcePolicyUpsert 
 // ClearTotalResourceSlots clears the value of the "total_resource_slots" field.
 func (u *ResourcePolicyUpsert) ClearTotalResourceSlots() *ResourcePolicyUpsert {
 	u.SetNull(resourcepolicy.FieldTotalResourceSlots)
+	return u
+}
+
+// SetDefaultSessionSlots sets the "default_session_slots" field.
+func (u *ResourcePolicyUpsert) SetDefaultSessionSlots(v map[string]float64) *ResourcePolicyUpsert {
+	u.Set(resourcepolicy.FieldDefaultSessionSlots, v)
+	return u
+}
+
+// UpdateDefaultSessionSlots sets the "default_session_slots" field to the value that was provided on create.
+func (u *ResourcePolicyUpsert) UpdateDefaultSessionSlots() *ResourcePolicyUpsert {
+	u.SetExcluded(resourcepolicy.FieldDefaultSessionSlots)
+	return u
+}
+
+// ClearDefaultSessionSlots clears the value of the "default_session_slots" field.
+func (u *ResourcePolicyUpsert) ClearDefaultSessionSlots() *ResourcePolicyUpsert {
+	u.SetNull(resourcepolicy.FieldDefaultSessionSlots)
 	return u
 }
 
@@ -626,6 +654,27 @@ func (u *ResourcePolicyUpsertOne) UpdateTotalResourceSlots() *ResourcePolicyUpse
 func (u *ResourcePolicyUpsertOne) ClearTotalResourceSlots() *ResourcePolicyUpsertOne {
 	return u.Update(func(s *ResourcePolicyUpsert) {
 		s.ClearTotalResourceSlots()
+	})
+}
+
+// SetDefaultSessionSlots sets the "default_session_slots" field.
+func (u *ResourcePolicyUpsertOne) SetDefaultSessionSlots(v map[string]float64) *ResourcePolicyUpsertOne {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.SetDefaultSessionSlots(v)
+	})
+}
+
+// UpdateDefaultSessionSlots sets the "default_session_slots" field to the value that was provided on create.
+func (u *ResourcePolicyUpsertOne) UpdateDefaultSessionSlots() *ResourcePolicyUpsertOne {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.UpdateDefaultSessionSlots()
+	})
+}
+
+// ClearDefaultSessionSlots clears the value of the "default_session_slots" field.
+func (u *ResourcePolicyUpsertOne) ClearDefaultSessionSlots() *ResourcePolicyUpsertOne {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.ClearDefaultSessionSlots()
 	})
 }
 
@@ -1026,6 +1075,27 @@ func (u *ResourcePolicyUpsertBulk) UpdateTotalResourceSlots() *ResourcePolicyUps
 func (u *ResourcePolicyUpsertBulk) ClearTotalResourceSlots() *ResourcePolicyUpsertBulk {
 	return u.Update(func(s *ResourcePolicyUpsert) {
 		s.ClearTotalResourceSlots()
+	})
+}
+
+// SetDefaultSessionSlots sets the "default_session_slots" field.
+func (u *ResourcePolicyUpsertBulk) SetDefaultSessionSlots(v map[string]float64) *ResourcePolicyUpsertBulk {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.SetDefaultSessionSlots(v)
+	})
+}
+
+// UpdateDefaultSessionSlots sets the "default_session_slots" field to the value that was provided on create.
+func (u *ResourcePolicyUpsertBulk) UpdateDefaultSessionSlots() *ResourcePolicyUpsertBulk {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.UpdateDefaultSessionSlots()
+	})
+}
+
+// ClearDefaultSessionSlots clears the value of the "default_session_slots" field.
+func (u *ResourcePolicyUpsertBulk) ClearDefaultSessionSlots() *ResourcePolicyUpsertBulk {
+	return u.Update(func(s *ResourcePolicyUpsert) {
+		s.ClearDefaultSessionSlots()
 	})
 }
 

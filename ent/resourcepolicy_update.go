@@ -40,6 +40,18 @@ func (_u *ResourcePolicyUpdate) ClearTotalResourceSlots() *ResourcePolicyUpdate 
 	return _u
 }
 
+// SetDefaultSessionSlots sets the "default_session_slots" field.
+func (_u *ResourcePolicyUpdate) SetDefaultSessionSlots(v map[string]float64) *ResourcePolicyUpdate {
+	_u.mutation.SetDefaultSessionSlots(v)
+	return _u
+}
+
+// ClearDefaultSessionSlots clears the value of the "default_session_slots" field.
+func (_u *ResourcePolicyUpdate) ClearDefaultSessionSlots() *ResourcePolicyUpdate {
+	_u.mutation.ClearDefaultSessionSlots()
+	return _u
+}
+
 // SetDefaultForUnspecified sets the "default_for_unspecified" field.
 func (_u *ResourcePolicyUpdate) SetDefaultForUnspecified(v resourcepolicy.DefaultForUnspecified) *ResourcePolicyUpdate {
 	_u.mutation.SetDefaultForUnspecified(v)
@@ -267,6 +279,12 @@ func (_u *ResourcePolicyUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if _u.mutation.TotalResourceSlotsCleared() {
 		_spec.ClearField(resourcepolicy.FieldTotalResourceSlots, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.DefaultSessionSlots(); ok {
+		_spec.SetField(resourcepolicy.FieldDefaultSessionSlots, field.TypeJSON, value)
+	}
+	if _u.mutation.DefaultSessionSlotsCleared() {
+		_spec.ClearField(resourcepolicy.FieldDefaultSessionSlots, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.DefaultForUnspecified(); ok {
 		_spec.SetField(resourcepolicy.FieldDefaultForUnspecified, field.TypeEnum, value)
 	}
@@ -343,6 +361,18 @@ func (_u *ResourcePolicyUpdateOne) SetTotalResourceSlots(v map[string]float64) *
 // ClearTotalResourceSlots clears the value of the "total_resource_slots" field.
 func (_u *ResourcePolicyUpdateOne) ClearTotalResourceSlots() *ResourcePolicyUpdateOne {
 	_u.mutation.ClearTotalResourceSlots()
+	return _u
+}
+
+// SetDefaultSessionSlots sets the "default_session_slots" field.
+func (_u *ResourcePolicyUpdateOne) SetDefaultSessionSlots(v map[string]float64) *ResourcePolicyUpdateOne {
+	_u.mutation.SetDefaultSessionSlots(v)
+	return _u
+}
+
+// ClearDefaultSessionSlots clears the value of the "default_session_slots" field.
+func (_u *ResourcePolicyUpdateOne) ClearDefaultSessionSlots() *ResourcePolicyUpdateOne {
+	_u.mutation.ClearDefaultSessionSlots()
 	return _u
 }
 
@@ -602,6 +632,12 @@ func (_u *ResourcePolicyUpdateOne) sqlSave(ctx context.Context) (_node *Resource
 	}
 	if _u.mutation.TotalResourceSlotsCleared() {
 		_spec.ClearField(resourcepolicy.FieldTotalResourceSlots, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.DefaultSessionSlots(); ok {
+		_spec.SetField(resourcepolicy.FieldDefaultSessionSlots, field.TypeJSON, value)
+	}
+	if _u.mutation.DefaultSessionSlotsCleared() {
+		_spec.ClearField(resourcepolicy.FieldDefaultSessionSlots, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.DefaultForUnspecified(); ok {
 		_spec.SetField(resourcepolicy.FieldDefaultForUnspecified, field.TypeEnum, value)

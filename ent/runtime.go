@@ -158,35 +158,35 @@ func init() {
 	resourcepolicyFields := schema.ResourcePolicy{}.Fields()
 	_ = resourcepolicyFields
 	// resourcepolicyDescMaxConcurrentSessions is the schema descriptor for max_concurrent_sessions field.
-	resourcepolicyDescMaxConcurrentSessions := resourcepolicyFields[3].Descriptor()
+	resourcepolicyDescMaxConcurrentSessions := resourcepolicyFields[4].Descriptor()
 	// resourcepolicy.DefaultMaxConcurrentSessions holds the default value on creation for the max_concurrent_sessions field.
 	resourcepolicy.DefaultMaxConcurrentSessions = resourcepolicyDescMaxConcurrentSessions.Default.(int)
 	// resourcepolicyDescMaxContainersPerSession is the schema descriptor for max_containers_per_session field.
-	resourcepolicyDescMaxContainersPerSession := resourcepolicyFields[4].Descriptor()
+	resourcepolicyDescMaxContainersPerSession := resourcepolicyFields[5].Descriptor()
 	// resourcepolicy.DefaultMaxContainersPerSession holds the default value on creation for the max_containers_per_session field.
 	resourcepolicy.DefaultMaxContainersPerSession = resourcepolicyDescMaxContainersPerSession.Default.(int)
 	// resourcepolicyDescMaxSessionLifetime is the schema descriptor for max_session_lifetime field.
-	resourcepolicyDescMaxSessionLifetime := resourcepolicyFields[5].Descriptor()
+	resourcepolicyDescMaxSessionLifetime := resourcepolicyFields[6].Descriptor()
 	// resourcepolicy.DefaultMaxSessionLifetime holds the default value on creation for the max_session_lifetime field.
 	resourcepolicy.DefaultMaxSessionLifetime = resourcepolicyDescMaxSessionLifetime.Default.(int)
 	// resourcepolicyDescIdleTimeout is the schema descriptor for idle_timeout field.
-	resourcepolicyDescIdleTimeout := resourcepolicyFields[6].Descriptor()
+	resourcepolicyDescIdleTimeout := resourcepolicyFields[7].Descriptor()
 	// resourcepolicy.DefaultIdleTimeout holds the default value on creation for the idle_timeout field.
 	resourcepolicy.DefaultIdleTimeout = resourcepolicyDescIdleTimeout.Default.(int)
 	// resourcepolicyDescMaxExecSeconds is the schema descriptor for max_exec_seconds field.
-	resourcepolicyDescMaxExecSeconds := resourcepolicyFields[7].Descriptor()
+	resourcepolicyDescMaxExecSeconds := resourcepolicyFields[8].Descriptor()
 	// resourcepolicy.DefaultMaxExecSeconds holds the default value on creation for the max_exec_seconds field.
 	resourcepolicy.DefaultMaxExecSeconds = resourcepolicyDescMaxExecSeconds.Default.(int)
 	// resourcepolicyDescMaxVfolderCount is the schema descriptor for max_vfolder_count field.
-	resourcepolicyDescMaxVfolderCount := resourcepolicyFields[8].Descriptor()
+	resourcepolicyDescMaxVfolderCount := resourcepolicyFields[9].Descriptor()
 	// resourcepolicy.DefaultMaxVfolderCount holds the default value on creation for the max_vfolder_count field.
 	resourcepolicy.DefaultMaxVfolderCount = resourcepolicyDescMaxVfolderCount.Default.(int)
 	// resourcepolicyDescMaxVfolderSize is the schema descriptor for max_vfolder_size field.
-	resourcepolicyDescMaxVfolderSize := resourcepolicyFields[9].Descriptor()
+	resourcepolicyDescMaxVfolderSize := resourcepolicyFields[10].Descriptor()
 	// resourcepolicy.DefaultMaxVfolderSize holds the default value on creation for the max_vfolder_size field.
 	resourcepolicy.DefaultMaxVfolderSize = resourcepolicyDescMaxVfolderSize.Default.(int64)
 	// resourcepolicyDescCreatedAt is the schema descriptor for created_at field.
-	resourcepolicyDescCreatedAt := resourcepolicyFields[10].Descriptor()
+	resourcepolicyDescCreatedAt := resourcepolicyFields[11].Descriptor()
 	// resourcepolicy.DefaultCreatedAt holds the default value on creation for the created_at field.
 	resourcepolicy.DefaultCreatedAt = resourcepolicyDescCreatedAt.Default.(func() time.Time)
 	// resourcepolicyDescID is the schema descriptor for id field.

@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"baigo.dev/bai/backend/auth"
-	"baigo.dev/bai/backend/session"
+	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 )
 
@@ -47,7 +47,7 @@ func (h *Handlers) registerAdmin(g *echo.Group) {
 		return c.JSON(http.StatusOK, map[string]any{"scaling_groups": gs})
 	})
 	a.PUT("/scaling-groups/:name", func(c echo.Context) error {
-		var in session.GroupSettings
+		var in apitypes.GroupSettings
 		if err := bind(c, &in, true); err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (h *Handlers) registerAdmin(g *echo.Group) {
 		return c.JSON(http.StatusOK, map[string]any{"resource_policies": ps})
 	})
 	a.PUT("/resource-policies/:name", func(c echo.Context) error {
-		var in session.PolicySettings
+		var in apitypes.PolicySettings
 		if err := bind(c, &in, true); err != nil {
 			return err
 		}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"baigo.dev/bai/backend/scheduler"
+	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/common/resource"
 	"baigo.dev/bai/ent"
@@ -15,27 +15,8 @@ import (
 	"baigo.dev/bai/ent/session"
 )
 
-// AgentInfo is an agent as the admin API shows it.
-type AgentInfo struct {
-	ID             string            `json:"id"`
-	Status         string            `json:"status"`
-	StatusInfo     string            `json:"status_info"`
-	Addr           string            `json:"addr"`
-	Region         string            `json:"region"`
-	ScalingGroup   string            `json:"scaling_group"`
-	Schedulable    bool              `json:"schedulable"`
-	Version        string            `json:"version"`
-	AvailableSlots map[string]string `json:"available_slots"`
-	OccupiedSlots  map[string]string `json:"occupied_slots"`
-	Devices        []map[string]any  `json:"devices"`
-	Images         []string          `json:"images"`
-	Sessions       int               `json:"sessions"`
-	FirstContact   time.Time         `json:"first_contact"`
-	LastHeartbeat  time.Time         `json:"last_heartbeat"`
-}
-
 // Agents lists every agent with its capacity and current occupancy.
-func (s *Service) Agents(ctx context.Context) ([]AgentInfo, error) {
+func (s *Service) Agents(ctx context.Context) ([]apitypes.AgentInfo, error) {
 	ags, err := s.st.Agent.Query().Order(ent.Asc(agent.FieldID)).All(ctx)
 	if err != nil {
 		return nil, err
@@ -53,13 +34,13 @@ func (s *Service) Agents(ctx context.Context) ([]AgentInfo, error) {
 	for _, r := range rows {
 		count[r.AgentID]++
 	}
-	out := make([]AgentInfo, 0, len(ags))
+	out := make([]apitypes.AgentInfo, 0, len(ags))
 	for _, a := range ags {
 		devs := a.Devices
 		if devs == nil {
 			devs = []map[string]any{}
 		}
-		out = append(out, AgentInfo{ID: a.ID, Status: string(a.Status), StatusInfo: a.StatusInfo, Addr: a.Addr,
+		out = append(out, apitypes.AgentInfo{ID: a.ID, Status: string(a.Status), StatusInfo: a.StatusInfo, Addr: a.Addr,
 			Region: a.Region, ScalingGroup: a.ScalingGroup, Schedulable: a.Schedulable, Version: a.Version,
 			AvailableSlots: resource.Slots(a.AvailableSlots).ToJSON(), OccupiedSlots: occ[a.ID].ToJSON(),
 			Devices: devs, Images: a.Images, Sessions: count[a.ID], FirstContact: a.FirstContact, LastHeartbeat: a.LastHeartbeat})
@@ -83,41 +64,18 @@ func (s *Service) SetSchedulable(ctx context.Context, id string, on bool) error 
 	return nil
 }
 
-// GroupSettings are a scaling group's settings; nil fields keep their value.
-type GroupSettings struct {
-	Description       *string `json:"description"`
-	IsActive          *bool   `json:"is_active"`
-	Scheduler         *string `json:"scheduler"`
-	AgentSelector     *string `json:"agent_selector"`
-	PendingTimeout    *int    `json:"pending_timeout"`
-	Scaler            *string `json:"scaler"`
-	ScalerIdleSeconds *int    `json:"scaler_idle_seconds"`
-}
-
-// GroupInfo is a scaling group as the admin API shows it.
-type GroupInfo struct {
-	Name              string `json:"name"`
-	Description       string `json:"description"`
-	IsActive          bool   `json:"is_active"`
-	Scheduler         string `json:"scheduler"`
-	AgentSelector     string `json:"agent_selector"`
-	PendingTimeout    int    `json:"pending_timeout"`
-	Scaler            string `json:"scaler"`
-	ScalerIdleSeconds int    `json:"scaler_idle_seconds"`
-}
-
-func groupInfo(g *ent.ScalingGroup) GroupInfo {
-	return GroupInfo{Name: g.ID, Description: g.Description, IsActive: g.IsActive, Scheduler: g.Scheduler,
+func groupInfo(g *ent.ScalingGroup) apitypes.GroupInfo {
+	return apitypes.GroupInfo{Name: g.ID, Description: g.Description, IsActive: g.IsActive, Scheduler: g.Scheduler,
 		AgentSelector: g.AgentSelector, PendingTimeout: g.PendingTimeout, Scaler: g.Scaler, ScalerIdleSeconds: g.ScalerIdleSeconds}
 }
 
 // Groups lists the scaling groups.
-func (s *Service) Groups(ctx context.Context) ([]GroupInfo, error) {
+func (s *Service) Groups(ctx context.Context) ([]apitypes.GroupInfo, error) {
 	gs, err := s.st.ScalingGroup.Query().Order(ent.Asc("name")).All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]GroupInfo, 0, len(gs))
+	out := make([]apitypes.GroupInfo, 0, len(gs))
 	for _, g := range gs {
 		out = append(out, groupInfo(g))
 	}
@@ -125,7 +83,7 @@ func (s *Service) Groups(ctx context.Context) ([]GroupInfo, error) {
 }
 
 // SetGroup creates or updates a scaling group.
-func (s *Service) SetGroup(ctx context.Context, name string, in GroupSettings) (*GroupInfo, error) {
+func (s *Service) SetGroup(ctx context.Context, name string, in apitypes.GroupSettings) (*apitypes.GroupInfo, error) {
 	if !NameOK(name) && name != DefaultGroup {
 		return nil, fmt.Errorf("scaling group name %q must be 4 to 64 letters, digits, '_', '-' or '.': %w", name, errdefs.ErrInvalidArgument)
 	}
@@ -187,41 +145,20 @@ func (s *Service) SetGroup(ctx context.Context, name string, in GroupSettings) (
 	return &info, nil
 }
 
-// PolicySettings are a resource policy's settings; nil fields keep their
-// value. Slots take the API's string forms ("4", "8g").
-type PolicySettings struct {
-	TotalResourceSlots    map[string]any `json:"total_resource_slots"`
-	DefaultForUnspecified *string        `json:"default_for_unspecified"`
-	MaxConcurrentSessions *int           `json:"max_concurrent_sessions"`
-	MaxSessionLifetime    *int           `json:"max_session_lifetime"`
-	IdleTimeout           *int           `json:"idle_timeout"`
-	MaxExecSeconds        *int           `json:"max_exec_seconds"`
-}
-
-// PolicyInfo is a resource policy as the admin API shows it.
-type PolicyInfo struct {
-	Name                  string            `json:"name"`
-	TotalResourceSlots    map[string]string `json:"total_resource_slots"`
-	DefaultForUnspecified string            `json:"default_for_unspecified"`
-	MaxConcurrentSessions int               `json:"max_concurrent_sessions"`
-	MaxSessionLifetime    int               `json:"max_session_lifetime"`
-	IdleTimeout           int               `json:"idle_timeout"`
-	MaxExecSeconds        int               `json:"max_exec_seconds"`
-}
-
-func policyInfo(p *ent.ResourcePolicy) PolicyInfo {
-	return PolicyInfo{Name: p.ID, TotalResourceSlots: resource.Slots(p.TotalResourceSlots).ToJSON(),
+func policyInfo(p *ent.ResourcePolicy) apitypes.PolicyInfo {
+	return apitypes.PolicyInfo{Name: p.ID, TotalResourceSlots: resource.Slots(p.TotalResourceSlots).ToJSON(),
+		DefaultSessionSlots:   resource.Slots(p.DefaultSessionSlots).ToJSON(),
 		DefaultForUnspecified: string(p.DefaultForUnspecified), MaxConcurrentSessions: p.MaxConcurrentSessions,
 		MaxSessionLifetime: p.MaxSessionLifetime, IdleTimeout: p.IdleTimeout, MaxExecSeconds: p.MaxExecSeconds}
 }
 
 // Policies lists the resource policies.
-func (s *Service) Policies(ctx context.Context) ([]PolicyInfo, error) {
+func (s *Service) Policies(ctx context.Context) ([]apitypes.PolicyInfo, error) {
 	ps, err := s.st.ResourcePolicy.Query().Order(ent.Asc("name")).All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PolicyInfo, 0, len(ps))
+	out := make([]apitypes.PolicyInfo, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, policyInfo(p))
 	}
@@ -229,7 +166,7 @@ func (s *Service) Policies(ctx context.Context) ([]PolicyInfo, error) {
 }
 
 // SetPolicy creates or updates a resource policy.
-func (s *Service) SetPolicy(ctx context.Context, name string, in PolicySettings) (*PolicyInfo, error) {
+func (s *Service) SetPolicy(ctx context.Context, name string, in apitypes.PolicySettings) (*apitypes.PolicyInfo, error) {
 	if name == "" || len(name) > 64 {
 		return nil, fmt.Errorf("resource policy name must be 1 to 64 characters: %w", errdefs.ErrInvalidArgument)
 	}
@@ -256,6 +193,17 @@ func (s *Service) SetPolicy(ctx context.Context, name string, in PolicySettings)
 			slots[k] = v
 		}
 	}
+	var defaults resource.Slots
+	if in.DefaultSessionSlots != nil {
+		defaults = resource.Slots{}
+		for k, raw := range in.DefaultSessionSlots {
+			v, err := resource.ParseValue(k, raw)
+			if err != nil {
+				return nil, fmt.Errorf("field \"default_session_slots\": %w", err)
+			}
+			defaults[k] = v
+		}
+	}
 	var dfu resourcepolicy.DefaultForUnspecified
 	if in.DefaultForUnspecified != nil {
 		dfu = resourcepolicy.DefaultForUnspecified(*in.DefaultForUnspecified)
@@ -270,6 +218,9 @@ func (s *Service) SetPolicy(ctx context.Context, name string, in PolicySettings)
 	u := s.st.ResourcePolicy.UpdateOneID(name)
 	if slots != nil {
 		u.SetTotalResourceSlots(slots)
+	}
+	if defaults != nil {
+		u.SetDefaultSessionSlots(defaults)
 	}
 	if in.DefaultForUnspecified != nil {
 		u.SetDefaultForUnspecified(dfu)

@@ -236,6 +236,16 @@ func TestPolicyLimits(t *testing.T) {
 			if r := as("lim3", 1); r.Status != 201 {
 				t.Errorf("within total slots: %d %s", r.Status, r.Body)
 			}
+			// A session asking for nothing gets the policy's defaults.
+			admin(t, s, "PUT", "/resource-policies/default", map[string]any{"default_session_slots": map[string]any{"cpu": "2", "mem": "300m"}})
+			mustCreate(t, s, "defaulted", nil)
+			var got struct {
+				Slots map[string]string `json:"resourceSlots"`
+			}
+			s.Do("GET", "/session/defaulted", nil, nil).JSON(t, &got)
+			if got.Slots["cpu"] != "2" {
+				t.Errorf("policy default slots not applied: %+v", got.Slots)
+			}
 			// Bad policy input is refused with the field named.
 			r = s.Do("PUT", "/resource-policies/small", map[string]any{"idle_timeout": -1}, nil)
 			if r.Status != 400 || !strings.Contains(string(r.Body), "idle_timeout") {

@@ -24,8 +24,11 @@ import (
 // minimum).
 var defaultSlots = resource.Slots{resource.CPU: 1, resource.Mem: 512 << 20}
 
-func requestedSlots(req apitypes.CreateSession, img *ent.Image) (resource.Slots, error) {
+func requestedSlots(req apitypes.CreateSession, img *ent.Image, defaults resource.Slots) (resource.Slots, error) {
 	want := resource.Slots{}.Add(defaultSlots)
+	for k, v := range defaults { // the owner's policy's defaults
+		want[k] = v
+	}
 	if c := req.Config; c != nil {
 		if c.InstanceCores != nil {
 			v, err := resource.ParseValue(resource.CPU, c.InstanceCores)
@@ -108,7 +111,7 @@ func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSe
 	if img == nil {
 		return nil, unknownImage(imgName, avail)
 	}
-	slots, err := requestedSlots(req, img)
+	slots, err := requestedSlots(req, img, s.policyDefaults(ctx, owner.AccessKey))
 	if err != nil {
 		return nil, err
 	}
@@ -545,31 +548,43 @@ func (s *Service) capExecTimeout(ctx context.Context, owner string, opts map[str
 	return b, err == nil
 }
 
-// policyExecLimit returns the owner's max_exec_seconds, cached briefly
-// because it is read on every execute.
+// policyExecLimit returns the owner's max_exec_seconds.
 func (s *Service) policyExecLimit(ctx context.Context, owner string) int {
+	return s.policyEntry(ctx, owner).maxExec
+}
+
+// policyDefaults returns the slots the owner's sessions get by default.
+func (s *Service) policyDefaults(ctx context.Context, owner string) resource.Slots {
+	return s.policyEntry(ctx, owner).defaults
+}
+
+// policyEntry returns what the hot paths need of the owner's policy,
+// cached briefly because it is read on every execute.
+func (s *Service) policyEntry(ctx context.Context, owner string) policyEntry {
 	s.polMu.Lock()
 	c, ok := s.polCache[owner]
 	s.polMu.Unlock()
 	if ok && time.Since(c.at) < 10*time.Second {
-		return c.maxExec
+		return c
 	}
-	limit := 0
+	e := policyEntry{at: time.Now()}
 	if kp, err := s.st.KeyPair.Get(ctx, owner); err == nil {
 		if pol, err := s.st.ResourcePolicy.Get(ctx, kp.ResourcePolicy); err == nil {
-			limit = pol.MaxExecSeconds
+			e.maxExec = pol.MaxExecSeconds
+			e.defaults = pol.DefaultSessionSlots
 		}
 	}
 	s.polMu.Lock()
 	if s.polCache == nil {
 		s.polCache = map[string]policyEntry{}
 	}
-	s.polCache[owner] = policyEntry{maxExec: limit, at: time.Now()}
+	s.polCache[owner] = e
 	s.polMu.Unlock()
-	return limit
+	return e
 }
 
 type policyEntry struct {
-	maxExec int
-	at      time.Time
+	maxExec  int
+	defaults resource.Slots
+	at       time.Time
 }

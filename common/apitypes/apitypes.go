@@ -184,3 +184,72 @@ type ImageInfo struct {
 type ImageList struct {
 	Items []ImageInfo `json:"items"`
 }
+
+// Administration (superadmins): the fleet and the limits tenants live
+// under.
+
+// AgentInfo is an agent as the admin API shows it.
+type AgentInfo struct {
+	ID             string            `json:"id"`
+	Status         string            `json:"status"`
+	StatusInfo     string            `json:"status_info"`
+	Addr           string            `json:"addr"`
+	Region         string            `json:"region"`
+	ScalingGroup   string            `json:"scaling_group"`
+	Schedulable    bool              `json:"schedulable"`
+	Version        string            `json:"version"`
+	AvailableSlots map[string]string `json:"available_slots"`
+	OccupiedSlots  map[string]string `json:"occupied_slots"`
+	Devices        []map[string]any  `json:"devices"`
+	Images         []string          `json:"images"`
+	Sessions       int               `json:"sessions"`
+	FirstContact   time.Time         `json:"first_contact"`
+	LastHeartbeat  time.Time         `json:"last_heartbeat"`
+}
+
+// GroupSettings are a scaling group's settings; nil fields keep their value.
+type GroupSettings struct {
+	Description       *string `json:"description"`
+	IsActive          *bool   `json:"is_active"`
+	Scheduler         *string `json:"scheduler"`
+	AgentSelector     *string `json:"agent_selector"`
+	PendingTimeout    *int    `json:"pending_timeout"`
+	Scaler            *string `json:"scaler"`
+	ScalerIdleSeconds *int    `json:"scaler_idle_seconds"`
+}
+
+// GroupInfo is a scaling group as the admin API shows it.
+type GroupInfo struct {
+	Name              string `json:"name"`
+	Description       string `json:"description"`
+	IsActive          bool   `json:"is_active"`
+	Scheduler         string `json:"scheduler"`
+	AgentSelector     string `json:"agent_selector"`
+	PendingTimeout    int    `json:"pending_timeout"`
+	Scaler            string `json:"scaler"`
+	ScalerIdleSeconds int    `json:"scaler_idle_seconds"`
+}
+
+// PolicySettings are a resource policy's settings; nil fields keep their
+// value. Slots take the API's string forms ("4", "8g").
+type PolicySettings struct {
+	TotalResourceSlots    map[string]any `json:"total_resource_slots"`
+	DefaultSessionSlots   map[string]any `json:"default_session_slots"`
+	DefaultForUnspecified *string        `json:"default_for_unspecified"`
+	MaxConcurrentSessions *int           `json:"max_concurrent_sessions"`
+	MaxSessionLifetime    *int           `json:"max_session_lifetime"`
+	IdleTimeout           *int           `json:"idle_timeout"`
+	MaxExecSeconds        *int           `json:"max_exec_seconds"`
+}
+
+// PolicyInfo is a resource policy as the admin API shows it.
+type PolicyInfo struct {
+	Name                  string            `json:"name"`
+	TotalResourceSlots    map[string]string `json:"total_resource_slots"`
+	DefaultSessionSlots   map[string]string `json:"default_session_slots"`
+	DefaultForUnspecified string            `json:"default_for_unspecified"`
+	MaxConcurrentSessions int               `json:"max_concurrent_sessions"`
+	MaxSessionLifetime    int               `json:"max_session_lifetime"`
+	IdleTimeout           int               `json:"idle_timeout"`
+	MaxExecSeconds        int               `json:"max_exec_seconds"`
+}

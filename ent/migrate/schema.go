@@ -108,6 +108,7 @@ var (
 	ResourcePoliciesColumns = []*schema.Column{
 		{Name: "name", Type: field.TypeString, Unique: true},
 		{Name: "total_resource_slots", Type: field.TypeJSON, Nullable: true},
+		{Name: "default_session_slots", Type: field.TypeJSON, Nullable: true},
 		{Name: "default_for_unspecified", Type: field.TypeEnum, Enums: []string{"LIMITED", "UNLIMITED"}, Default: "UNLIMITED"},
 		{Name: "max_concurrent_sessions", Type: field.TypeInt, Default: 30},
 		{Name: "max_containers_per_session", Type: field.TypeInt, Default: 1},

@@ -16,6 +16,8 @@ const (
 	FieldID = "name"
 	// FieldTotalResourceSlots holds the string denoting the total_resource_slots field in the database.
 	FieldTotalResourceSlots = "total_resource_slots"
+	// FieldDefaultSessionSlots holds the string denoting the default_session_slots field in the database.
+	FieldDefaultSessionSlots = "default_session_slots"
 	// FieldDefaultForUnspecified holds the string denoting the default_for_unspecified field in the database.
 	FieldDefaultForUnspecified = "default_for_unspecified"
 	// FieldMaxConcurrentSessions holds the string denoting the max_concurrent_sessions field in the database.
@@ -42,6 +44,7 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldTotalResourceSlots,
+	FieldDefaultSessionSlots,
 	FieldDefaultForUnspecified,
 	FieldMaxConcurrentSessions,
 	FieldMaxContainersPerSession,

@@ -114,6 +114,16 @@ func TotalResourceSlotsNotNil() predicate.ResourcePolicy {
 	return predicate.ResourcePolicy(sql.FieldNotNull(FieldTotalResourceSlots))
 }
 
+// DefaultSessionSlotsIsNil applies the IsNil predicate on the "default_session_slots" field.
+func DefaultSessionSlotsIsNil() predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldIsNull(FieldDefaultSessionSlots))
+}
+
+// DefaultSessionSlotsNotNil applies the NotNil predicate on the "default_session_slots" field.
+func DefaultSessionSlotsNotNil() predicate.ResourcePolicy {
+	return predicate.ResourcePolicy(sql.FieldNotNull(FieldDefaultSessionSlots))
+}
+
 // DefaultForUnspecifiedEQ applies the EQ predicate on the "default_for_unspecified" field.
 func DefaultForUnspecifiedEQ(v DefaultForUnspecified) predicate.ResourcePolicy {
 	return predicate.ResourcePolicy(sql.FieldEQ(FieldDefaultForUnspecified, v))

@@ -15,6 +15,9 @@ func (ResourcePolicy) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("id").StorageKey("name").NotEmpty().Immutable().Unique(),
 		field.JSON("total_resource_slots", map[string]float64{}).Optional(),
+		// default_session_slots is what a session that asks for nothing
+		// gets (raised to its image's minimum); empty: cpu=1 mem=512m.
+		field.JSON("default_session_slots", map[string]float64{}).Optional(),
 		field.Enum("default_for_unspecified").Values("LIMITED", "UNLIMITED").Default("UNLIMITED"),
 		field.Int("max_concurrent_sessions").Default(30),
 		field.Int("max_containers_per_session").Default(1),
