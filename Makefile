@@ -9,6 +9,7 @@ DATA_DIR ?= .data
 LISTEN ?= 127.0.0.1:8081
 PG_DIR ?= /tmp/bai-pg
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
+BENCH_FLAGS ?=
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: help build run test test-unit test-e2e bench images docker postgres gen lint clean
@@ -36,18 +37,19 @@ run: build images ## run manager + agent (bai dev) on SQLite in $(DATA_DIR), the
 	bin/bai dev --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 test: build images ## run every test: unit, API on SQLite and Postgres, e2e on real Docker
-	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)); \
-	BAI_TEST_POSTGRES="$$dsn" go test $(GO_TEST_FLAGS) ./...; \
-	cd e2e && BAI_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...
+	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
+	BAI_TEST_POSTGRES="$$dsn" go test $(GO_TEST_FLAGS) ./... && \
+	cd e2e && BAI_TEST_POSTGRES="$$dsn" BAI_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...
 
 test-unit: build ## run the root module's tests only (SQLite; Postgres too when BAI_TEST_POSTGRES is set)
 	go test $(GO_TEST_FLAGS) ./...
 
-test-e2e: build images ## run the end-to-end suite against the built binaries and real Docker
-	cd e2e && BAI_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...
+test-e2e: build images ## run the end-to-end suite against the built binaries, real Docker and Postgres
+	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
+	cd e2e && BAI_TEST_POSTGRES="$$dsn" BAI_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...
 
-bench: build images ## measure start-up, execute latency and memory next to their baselines
-	cd e2e && BAI_BIN=$(CURDIR)/bin go run ./bench
+bench: build images ## measure start-up, execute latency, memory, heartbeat cost and placement rate next to their baselines (BENCH_FLAGS='-only cluster': the simulated-agent part alone)
+	cd e2e && BAI_BIN=$(CURDIR)/bin go run ./bench $(BENCH_FLAGS)
 
 gen: ## regenerate ent code from ent/schema
 	go generate ./ent

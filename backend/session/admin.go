@@ -139,7 +139,6 @@ func (s *Service) SetGroup(ctx context.Context, name string, in apitypes.GroupSe
 	if err != nil {
 		return nil, err
 	}
-	s.invalidateGroups()
 	s.Kick()
 	info := groupInfo(g)
 	return &info, nil

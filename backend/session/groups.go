@@ -19,14 +19,10 @@ import (
 // DefaultGroup is the scaling group of sessions and agents that name none.
 const DefaultGroup = "default"
 
-// groups returns the scaling groups by name, cached for a second (they
-// change only by admin calls, which invalidate the cache).
+// groups returns the scaling groups by name. It reads the database every
+// time (one small query per scheduling round or create): a cache would let a
+// replica schedule with settings another replica has already changed.
 func (s *Service) groups(ctx context.Context) (map[string]*ent.ScalingGroup, error) {
-	s.grpMu.Lock()
-	defer s.grpMu.Unlock()
-	if s.grpCache != nil && time.Since(s.grpAt) < time.Second {
-		return s.grpCache, nil
-	}
 	rows, err := s.st.ScalingGroup.Query().All(ctx)
 	if err != nil {
 		return nil, err
@@ -35,14 +31,7 @@ func (s *Service) groups(ctx context.Context) (map[string]*ent.ScalingGroup, err
 	for _, g := range rows {
 		m[g.ID] = g
 	}
-	s.grpCache, s.grpAt = m, time.Now()
 	return m, nil
-}
-
-func (s *Service) invalidateGroups() {
-	s.grpMu.Lock()
-	s.grpCache = nil
-	s.grpMu.Unlock()
 }
 
 // EnsureGroup creates a scaling group with default settings when it does
@@ -55,9 +44,7 @@ func (s *Service) EnsureGroup(ctx context.Context, name string) error {
 	if gs[name] != nil {
 		return nil
 	}
-	err = s.st.ScalingGroup.Create().SetID(name).OnConflictColumns("name").Ignore().Exec(ctx)
-	s.invalidateGroups()
-	return err
+	return s.st.ScalingGroup.Create().SetID(name).OnConflictColumns("name").Ignore().Exec(ctx)
 }
 
 // groupFor resolves the scaling group a new session asks for.

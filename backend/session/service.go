@@ -69,10 +69,6 @@ type Service struct {
 
 	act activity
 
-	grpMu    sync.Mutex
-	grpCache map[string]*ent.ScalingGroup
-	grpAt    time.Time
-
 	hooks  Hooks
 	beats  beats
 	demand demand

@@ -69,6 +69,9 @@ func managerCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command 
 				return err
 			}
 			if created {
+				if err := writeCredentials(f.dataDir, creds); err != nil {
+					return err
+				}
 				printCredentials(cmd, creds, f.dataDir)
 			}
 			return srv.Run(ctx)

@@ -6,6 +6,12 @@
 // It starts its own `bai dev` on a temporary data directory and free ports,
 // drives it with the independent compat client, and removes everything it
 // created. Run it with `cd e2e && go run ./bench` (or `make bench`).
+//
+// The cluster part (cluster.go) then starts `bai manager` alone and drives
+// it with simulated agents: the manager's CPU spent on heartbeats against
+// its idle CPU, and placement throughput and latency of thousands of
+// sessions against the bare API round trip and the pure scheduler. It needs
+// no Docker: `go run ./bench -only cluster`.
 package main
 
 import (
@@ -48,6 +54,10 @@ type config struct {
 	langs        string
 	langColdRuns int
 	langRTTRuns  int
+	// only runs one part: "cluster" (simulated agents, no Docker) or
+	// "dev" (the bai dev figures above); empty runs both.
+	only    string
+	cluster clusterConfig
 }
 
 func main() {
@@ -63,14 +73,41 @@ func main() {
 	flag.StringVar(&cfg.langs, "langs", "all", `per-language section: "all" images present, comma-separated keys (c,go,...), or "none"`)
 	flag.IntVar(&cfg.langColdRuns, "lang-n", 3, "cold starts per language")
 	flag.IntVar(&cfg.langRTTRuns, "lang-rtt", 20, "trivial-statement round trips per REPL language")
+	flag.StringVar(&cfg.only, "only", "", `run one part only: "cluster" (manager with simulated agents) or "dev" (bai dev on Docker)`)
+	flag.IntVar(&cfg.cluster.hbAgents, "cluster-hb-agents", 500, "simulated agents of the heartbeat CPU measurement")
+	flag.IntVar(&cfg.cluster.agents, "cluster-agents", 200, "simulated agents of the placement measurement")
+	flag.IntVar(&cfg.cluster.sessions, "cluster-sessions", 5000, "sessions submitted in the placement measurement")
+	flag.IntVar(&cfg.cluster.owners, "cluster-owners", 10, "keypairs the placement sessions are spread over")
+	flag.IntVar(&cfg.cluster.inflight, "cluster-inflight", 32, "concurrent POST /session requests")
+	flag.DurationVar(&cfg.cluster.window, "cluster-window", 10*time.Second, "manager CPU measurement window")
+	flag.DurationVar(&cfg.cluster.interval, "cluster-heartbeat", time.Second, "heartbeat interval of the simulated agents")
+	flag.DurationVar(&cfg.cluster.timeout, "cluster-timeout", 3*time.Minute, "longest wait for all placements")
+	flag.IntVar(&cfg.cluster.planRuns, "cluster-plan-runs", 5, "in-process scheduler.Plan repetitions (median taken)")
+	pg := os.Getenv("BAI_BENCH_POSTGRES")
+	if pg == "" {
+		pg = os.Getenv("BAI_TEST_POSTGRES")
+	}
+	flag.StringVar(&cfg.cluster.postgres, "cluster-postgres", pg, "Postgres cluster URL for a second cluster run, in a fresh database (default: $BAI_BENCH_POSTGRES, else $BAI_TEST_POSTGRES; empty: SQLite only)")
 	flag.Parse()
+	if cfg.only != "" && cfg.only != "cluster" && cfg.only != "dev" {
+		fmt.Fprintf(os.Stderr, "-only must be cluster or dev, not %q\n", cfg.only)
+		os.Exit(2)
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, log, os.Stdout); err != nil {
-		log.Error("bench failed", "err", err)
-		os.Exit(1)
+	if cfg.only != "cluster" {
+		if err := run(ctx, cfg, log, os.Stdout); err != nil {
+			log.Error("bench failed", "err", err)
+			os.Exit(1)
+		}
+	}
+	if cfg.only != "dev" {
+		if err := runCluster(ctx, cfg.cluster, cfg.binDir, cfg.repoRoot, log, os.Stdout); err != nil {
+			log.Error("cluster bench failed", "err", err)
+			os.Exit(1)
+		}
 	}
 }
 
