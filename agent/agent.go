@@ -46,7 +46,11 @@ type Agent struct {
 	client   *server.Client
 	ln       net.Listener
 	capacity resource.Slots
-	devices  []gpu.Device
+
+	hbMu       sync.Mutex
+	sentDigest string // images digest of the heartbeat in flight
+	ackDigest  string // digest the manager confirmed it knows
+	devices    []gpu.Device
 
 	runOnce sync.Once
 	runCtx  context.Context // set when Run starts; ends background work
@@ -206,6 +210,7 @@ func (a *Agent) run(ctx context.Context) error {
 		}
 		lcancel()
 	}
+	a.client.Close()
 	a.kernels.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -224,6 +229,13 @@ func (a *Agent) heartbeat(ctx context.Context, first bool) aproto.Heartbeat {
 	if images == nil {
 		images = []aproto.Image{}
 	}
+	digest := aproto.ImagesDigest(images)
+	a.hbMu.Lock()
+	if !first && err == nil && digest == a.ackDigest {
+		images = nil // the manager has this list
+	}
+	a.sentDigest = digest
+	a.hbMu.Unlock()
 	return aproto.Heartbeat{
 		AgentID:      a.cfg.ID,
 		Addr:         a.cfg.AdvertiseURL,
@@ -232,6 +244,7 @@ func (a *Agent) heartbeat(ctx context.Context, first bool) aproto.Heartbeat {
 		ScalingGroup: a.cfg.ScalingGroup,
 		Capacity:     a.capacity,
 		Images:       images,
+		ImagesDigest: digest,
 		Kernels:      a.kernelStates(ctx),
 		Devices:      gpu.Proto(a.devices),
 		First:        first,
@@ -263,6 +276,13 @@ func (a *Agent) capacitySlots() resource.Slots {
 // onReply destroys the kernels the manager no longer wants.
 func (a *Agent) onReply(ctx context.Context) func(aproto.HeartbeatReply) {
 	return func(r aproto.HeartbeatReply) {
+		a.hbMu.Lock()
+		if r.NeedImages {
+			a.ackDigest = ""
+		} else {
+			a.ackDigest = a.sentDigest
+		}
+		a.hbMu.Unlock()
 		for _, id := range r.Orphans {
 			a.bg.Add(1)
 			go func() {

@@ -10,8 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
@@ -25,6 +28,14 @@ type Client struct {
 	cur    atomic.Int64
 	secret string
 	http   *http.Client
+
+	wsMu     sync.Mutex // guards what follows: one heartbeat at a time
+	st       *hbStream  // open heartbeat stream, if any
+	seq      uint64
+	sinceAck int
+	lastAck  time.Time
+	pending  aproto.HeartbeatReply // unasked replies not yet returned
+	noStream map[string]bool       // replicas that do not offer the stream
 }
 
 // NewClient makes a client for the manager at base (e.g.
@@ -34,7 +45,7 @@ func NewClient(base, secret string, httpc *http.Client) *Client {
 	if httpc == nil {
 		httpc = &http.Client{Timeout: 10 * time.Second}
 	}
-	c := &Client{secret: secret, http: httpc}
+	c := &Client{secret: secret, http: httpc, noStream: map[string]bool{}}
 	for _, b := range strings.Split(base, ",") {
 		if b = strings.TrimRight(strings.TrimSpace(b), "/"); b != "" {
 			c.bases = append(c.bases, b)
@@ -102,11 +113,186 @@ func (c *Client) postTo(ctx context.Context, base, path string, b []byte, out an
 	return nil
 }
 
-// Heartbeat sends one heartbeat.
+// Heartbeat sends one heartbeat: over the heartbeat stream (one WebSocket
+// to the current manager, kept open) when the manager offers it, else as a
+// POST. Any stream failure closes the stream and retries this heartbeat as
+// a POST, which also moves on to the next replica when this one is gone;
+// the next heartbeat opens a stream to wherever the POST succeeded.
+//
+// On the stream most heartbeats are not answered: the manager writes a
+// reply only when it carries something (orphans, a request for the image
+// list, a refusal) or when the heartbeat asks for one (Ack). The client asks
+// on the first heartbeat, when it sends its image list, and at least every
+// ackEvery heartbeats or ackWithin, so a manager that hangs without closing
+// the connection is noticed. Replies that arrive unasked are merged into
+// the answer of the next call.
 func (c *Client) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (aproto.HeartbeatReply, error) {
+	c.wsMu.Lock()
+	defer c.wsMu.Unlock()
+	if reply, err := c.streamBeat(ctx, hb); !errors.Is(err, errNoStream) {
+		return reply, err
+	}
 	var reply aproto.HeartbeatReply
 	err := c.post(ctx, "/agent/heartbeat", hb, &reply)
 	return reply, err
+}
+
+// Stream acknowledgement cadence (see Heartbeat).
+const (
+	ackEvery  = 5
+	ackWithin = 15 * time.Second
+)
+
+// errNoStream means this heartbeat must go as a POST.
+var errNoStream = errors.New("no heartbeat stream")
+
+// hbStream is an open heartbeat stream and its reader.
+type hbStream struct {
+	ws      *websocket.Conn
+	base    string
+	replies chan aproto.HeartbeatReply
+	dead    chan struct{} // closed when the reader stops
+}
+
+func (c *Client) openStream(ctx context.Context, base string) (*hbStream, error) {
+	if c.noStream[base] || !strings.HasPrefix(base, "http") {
+		return nil, errNoStream
+	}
+	u := "ws" + strings.TrimPrefix(base, "http") + "/agent/stream"
+	hdr := http.Header{}
+	hdr.Set(aproto.HeaderClusterSecret, c.secret)
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	ws, resp, err := d.DialContext(ctx, u, hdr)
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			c.noStream[base] = true // an older manager: POST it is
+		}
+		return nil, errNoStream
+	}
+	st := &hbStream{ws: ws, base: base, replies: make(chan aproto.HeartbeatReply, 64), dead: make(chan struct{})}
+	go func() {
+		defer close(st.dead)
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			var r aproto.HeartbeatReply
+			if json.Unmarshal(data, &r) != nil {
+				return
+			}
+			select {
+			case st.replies <- r:
+			default: // nobody reads that many: the stream is broken
+				return
+			}
+		}
+	}()
+	// The first heartbeat on a new stream asks for an answer, which shows
+	// the stream works (and brings any request for the image list at once).
+	c.sinceAck, c.lastAck = 0, time.Time{}
+	return st, nil
+}
+
+// merge folds an unasked reply into the pending answer.
+func (c *Client) merge(r aproto.HeartbeatReply) {
+	c.pending.Orphans = append(c.pending.Orphans, r.Orphans...)
+	c.pending.NeedImages = c.pending.NeedImages || r.NeedImages
+	if r.Error != "" {
+		c.pending.Error = r.Error
+	}
+}
+
+// takePending returns and clears the merged answer.
+func (c *Client) takePending() (aproto.HeartbeatReply, error) {
+	r := c.pending
+	c.pending = aproto.HeartbeatReply{}
+	if r.Error != "" {
+		// Refused, not failed: a POST would be refused the same way.
+		return r, fmt.Errorf("heartbeat: manager refused it: %s: %w", r.Error, errdefs.ErrInvalidArgument)
+	}
+	return r, nil
+}
+
+func (c *Client) streamBeat(ctx context.Context, hb aproto.Heartbeat) (aproto.HeartbeatReply, error) {
+	base := c.bases[c.cur.Load()]
+	if c.st != nil && c.st.base != base {
+		c.closeStream()
+	}
+	if c.st == nil {
+		st, err := c.openStream(ctx, base)
+		if err != nil {
+			return aproto.HeartbeatReply{}, err
+		}
+		c.st = st
+	}
+	st := c.st
+	broken := func() (aproto.HeartbeatReply, error) {
+		c.closeStream()
+		return aproto.HeartbeatReply{}, errNoStream // retried as a POST
+	}
+	c.seq++
+	hb.Seq = c.seq
+	hb.Ack = hb.Ack || hb.First || hb.Images != nil || c.sinceAck+1 >= ackEvery || time.Since(c.lastAck) > ackWithin
+	b, err := json.Marshal(hb)
+	if err != nil {
+		return aproto.HeartbeatReply{}, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = st.ws.SetWriteDeadline(deadline)
+	if err := st.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return broken()
+	}
+	if !hb.Ack {
+		c.sinceAck++
+		for { // collect what arrived meanwhile, without waiting
+			select {
+			case r := <-st.replies:
+				c.merge(r)
+				continue
+			case <-st.dead:
+				return broken()
+			default:
+			}
+			return c.takePending()
+		}
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		select {
+		case r := <-st.replies:
+			c.merge(r)
+			if r.Seq != hb.Seq {
+				continue
+			}
+			c.sinceAck, c.lastAck = 0, time.Now()
+			return c.takePending()
+		case <-st.dead:
+			return broken()
+		case <-timer.C:
+			return broken()
+		case <-ctx.Done():
+			return aproto.HeartbeatReply{}, ctx.Err()
+		}
+	}
+}
+
+func (c *Client) closeStream() {
+	if c.st != nil {
+		c.st.ws.Close()
+		c.st = nil
+	}
+}
+
+// Close closes the heartbeat stream.
+func (c *Client) Close() {
+	c.wsMu.Lock()
+	c.closeStream()
+	c.wsMu.Unlock()
 }
 
 // PushEvent reports a kernel event.

@@ -12,8 +12,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
 	"baigo.dev/bai/backend/auth"
@@ -33,6 +35,15 @@ type Handlers struct {
 	Sessions *session.Service
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	closeOnce sync.Once
+	closing   chan struct{} // made by Register, closed by CloseStreams
+}
+
+// CloseStreams ends the long-lived agent streams (hijacked connections,
+// which an HTTP server shutdown does not close), so agents fail over.
+func (h *Handlers) CloseStreams() {
+	h.closeOnce.Do(func() { close(h.closing) })
 }
 
 var legacyPrefix = regexp.MustCompile(`^/v(\d+)(/|$)`)
@@ -52,11 +63,13 @@ func StripLegacyPrefix(next echo.HandlerFunc) echo.HandlerFunc {
 
 // Register mounts every route on e.
 func (h *Handlers) Register(e *echo.Echo) {
+	h.closing = make(chan struct{})
 	e.GET("/", h.root)
 	e.HEAD("/", h.root)
 
 	ag := e.Group("/agent", h.clusterAuth)
 	ag.POST("/heartbeat", h.heartbeat)
+	ag.GET("/stream", h.heartbeatStream)
 	ag.POST("/events", h.kernelEvent)
 
 	g := e.Group("", h.authenticate)
@@ -340,6 +353,54 @@ func (h *Handlers) heartbeat(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, reply)
+}
+
+// heartbeatStream serves GET /agent/stream: an agent's heartbeats as
+// WebSocket messages on one long-lived connection, each answered in order.
+// Hundreds of agents beating every second then cost the manager a read and a
+// write per heartbeat instead of a whole HTTP request.
+func (h *Handlers) heartbeatStream(c echo.Context) error {
+	ws, err := upgrader.Upgrade(c.Response(), c.Request(), nil)
+	if err != nil {
+		return nil // the upgrader already answered
+	}
+	defer ws.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-h.closing:
+			ws.Close()
+		case <-done:
+		}
+	}()
+	ws.SetReadLimit(h.Cfg.MaxBodyBytes)
+	ctx := c.Request().Context()
+	for {
+		// An agent beats every few seconds; a connection silent for two
+		// minutes belongs to an agent that is gone.
+		_ = ws.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return nil
+		}
+		var hb aproto.Heartbeat
+		var reply *aproto.HeartbeatReply
+		if err := json.Unmarshal(data, &hb); err != nil {
+			reply = &aproto.HeartbeatReply{Error: "malformed heartbeat: " + err.Error()}
+		} else if reply, err = h.Sessions.Heartbeat(ctx, hb); err != nil {
+			reply = &aproto.HeartbeatReply{Error: err.Error()}
+		}
+		if !hb.Ack && reply.Empty() {
+			continue // nothing to say, and the agent did not ask
+		}
+		reply.Seq = hb.Seq
+		out, _ := json.Marshal(reply)
+		_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := ws.WriteMessage(websocket.TextMessage, out); err != nil {
+			return nil
+		}
+	}
 }
 
 func (h *Handlers) kernelEvent(c echo.Context) error {

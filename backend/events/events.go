@@ -56,11 +56,17 @@ func NewBus() *Bus { return &Bus{subs: map[int]*sub{}} }
 // called. A subscriber that falls 64 events behind loses the oldest ones
 // rather than blocking publishers.
 func (b *Bus) Subscribe(match func(Event) bool) (<-chan Event, func()) {
+	return b.SubscribeN(match, 64)
+}
+
+// SubscribeN is Subscribe with room for n events: streams to clients, which
+// may see bursts of thousands (a scheduling round), ask for more.
+func (b *Bus) SubscribeN(match func(Event) bool, n int) (<-chan Event, func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	id := b.next
 	b.next++
-	s := &sub{match: match, ch: make(chan Event, 64)}
+	s := &sub{match: match, ch: make(chan Event, n)}
 	b.subs[id] = s
 	return s.ch, func() {
 		b.mu.Lock()

@@ -37,6 +37,7 @@ type Server struct {
 	Sessions *session.Service
 	Metrics  *metrics.Metrics
 	relay    *events.Relay
+	api      *api.Handlers
 	Echo     *echo.Echo
 	log      *slog.Logger
 	ln       net.Listener
@@ -83,7 +84,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
-	return &Server{Cfg: cfg, Store: st, Sessions: svc, Metrics: met, relay: relay, Echo: e, log: log, ln: ln}, nil
+	return &Server{Cfg: cfg, Store: st, Sessions: svc, Metrics: met, relay: relay, Echo: e, log: log, ln: ln, api: h}, nil
 }
 
 // Addr is the address the API listens on.
@@ -117,6 +118,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	s.api.CloseStreams()
 	_ = srv.Shutdown(sctx)
 	return s.Store.Close()
 }

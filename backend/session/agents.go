@@ -51,11 +51,31 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 		s.recordStatsAsync(hb)
 		return &aproto.HeartbeatReply{}, nil
 	}
-	names := make([]string, 0, len(hb.Images))
-	for _, im := range hb.Images {
-		names = append(names, im.Name)
+	// The image list comes only when it changed; otherwise its digest
+	// stands for it. A digest this replica has not seen (the agent talked
+	// to another replica before) leaves the stored list alone and asks for
+	// the full list.
+	var names []string
+	needImages := false
+	switch {
+	case hb.Images != nil:
+		names = make([]string, 0, len(hb.Images))
+		for _, im := range hb.Images {
+			names = append(names, im.Name)
+		}
+		sort.Strings(names)
+		if hb.ImagesDigest != "" {
+			s.digests.Store(hb.ImagesDigest, names)
+		}
+	case hb.ImagesDigest != "":
+		if v, ok := s.digests.Load(hb.ImagesDigest); ok {
+			names = v.([]string)
+		} else {
+			needImages = true
+		}
+	default:
+		names = []string{}
 	}
-	sort.Strings(names)
 	devices := make([]map[string]any, 0, len(hb.Devices))
 	for _, d := range hb.Devices {
 		devices = append(devices, map[string]any{"index": d.Index, "uuid": d.UUID, "model": d.Model,
@@ -73,20 +93,30 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 	// Create-or-update rather than an upsert: ent's upsert builders do not
 	// encode JSON fields.
 	if prev == nil {
-		err = s.st.Agent.Create().SetID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).
+		c := s.st.Agent.Create().SetID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).
 			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
-			SetAvailableSlots(hb.Capacity).SetImages(names).SetDevices(devices).SetLastHeartbeat(now).Exec(ctx)
+			SetAvailableSlots(hb.Capacity).SetDevices(devices).SetLastHeartbeat(now)
+		if names != nil {
+			c.SetImages(names)
+		}
+		err = c.Exec(ctx)
 	}
 	if prev != nil || ent.IsConstraintError(err) {
-		err = s.st.Agent.UpdateOneID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").
+		u := s.st.Agent.UpdateOneID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").
 			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
-			SetAvailableSlots(hb.Capacity).SetImages(names).SetDevices(devices).SetLastHeartbeat(now).Exec(ctx)
+			SetAvailableSlots(hb.Capacity).SetDevices(devices).SetLastHeartbeat(now)
+		if names != nil {
+			u.SetImages(names)
+		}
+		err = u.Exec(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record heartbeat: %w", err)
 	}
-	if err := s.syncImages(ctx, hb.Images); err != nil {
-		s.log.Warn("record images", "agent_id", hb.AgentID, "err", err)
+	if hb.Images != nil {
+		if err := s.syncImages(ctx, hb.Images); err != nil {
+			s.log.Warn("record images", "agent_id", hb.AgentID, "err", err)
+		}
 	}
 	s.seenMu.Lock()
 	seen := s.seen[hb.AgentID]
@@ -100,9 +130,14 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 		}
 		s.log.Info("agent registered", "agent_id", hb.AgentID, "addr", hb.Addr, "kernels", len(hb.Kernels), "orphans", len(reply.Orphans))
 	}
-	s.beats.remember(hb.AgentID, sum)
+	if needImages {
+		reply.NeedImages = true // and no fast path until the list came
+	} else {
+		s.beats.remember(hb.AgentID, sum)
+	}
 	s.recordStatsAsync(hb)
 	if !wasAlive || prev.AvailableSlots == nil || !sameSlots(prev.AvailableSlots, hb.Capacity) {
+		s.invalidateCapacities()
 		s.Kick()
 	}
 	return reply, nil
@@ -120,43 +155,65 @@ func sameSlots(a, b map[string]float64) bool {
 	return true
 }
 
-// heartbeatSum digests what a heartbeat says about the agent, apart from
-// the time and the kernels' statistics: when it is unchanged, there is
-// nothing to write but the heartbeat time.
-func heartbeatSum(hb aproto.Heartbeat) [32]byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s|%s|%s|%s|%s\n", hb.Addr, hb.Version, hb.Region, hb.ScalingGroup, hb.AgentID)
+// heartbeatSum renders what a heartbeat says about the agent, apart from
+// the time and the kernels' statistics, as a compact string: when it is
+// unchanged there is nothing to write but the heartbeat time. It is built
+// with appends, not fmt or a hash, because it runs for every heartbeat.
+func heartbeatSum(hb aproto.Heartbeat) string {
+	b := make([]byte, 0, 256)
+	for _, f := range []string{hb.Addr, hb.Version, hb.Region, hb.ScalingGroup, hb.AgentID} {
+		b = append(b, f...)
+		b = append(b, 0)
+	}
 	keys := make([]string, 0, len(hb.Capacity))
 	for k := range hb.Capacity {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(h, "c %s=%v\n", k, hb.Capacity[k])
+		b = append(b, k...)
+		b = append(b, '=')
+		b = strconv.AppendFloat(b, hb.Capacity[k], 'g', -1, 64)
+		b = append(b, 0)
 	}
-	for _, im := range hb.Images {
-		fmt.Fprintf(h, "i %s|%s|%s\n", im.Name, im.Ref, im.ID)
+	if hb.ImagesDigest != "" {
+		b = append(b, hb.ImagesDigest...)
+	} else {
+		for _, im := range hb.Images {
+			b = append(b, im.Name...)
+			b = append(b, '|')
+			b = append(b, im.Ref...)
+			b = append(b, '|')
+			b = append(b, im.ID...)
+			b = append(b, 0)
+		}
 	}
 	for _, k := range hb.Kernels {
-		fmt.Fprintf(h, "k %s|%s|%v\n", k.KernelID, k.ContainerID, k.Running)
+		b = append(b, k.KernelID...)
+		b = append(b, '|')
+		b = append(b, k.ContainerID...)
+		b = strconv.AppendBool(b, k.Running)
+		b = append(b, 0)
 	}
 	for _, d := range hb.Devices {
-		fmt.Fprintf(h, "d %d|%s|%s|%d\n", d.Index, d.UUID, d.Model, d.MemoryBytes)
+		b = strconv.AppendInt(b, int64(d.Index), 10)
+		b = append(b, d.UUID...)
+		b = append(b, d.Model...)
+		b = strconv.AppendInt(b, d.MemoryBytes, 10)
+		b = append(b, 0)
 	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	return string(b)
 }
 
 // beats remembers, per agent, the digest of its last fully recorded
 // heartbeat and the time of the latest one not yet written.
 type beats struct {
 	mu      sync.Mutex
-	sum     map[string][32]byte
+	sum     map[string]string
 	pending map[string]time.Time
 }
 
-func (b *beats) fresh(id string, sum [32]byte) bool {
+func (b *beats) fresh(id string, sum string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if prev, ok := b.sum[id]; !ok || prev != sum {
@@ -169,10 +226,10 @@ func (b *beats) fresh(id string, sum [32]byte) bool {
 	return true
 }
 
-func (b *beats) remember(id string, sum [32]byte) {
+func (b *beats) remember(id string, sum string) {
 	b.mu.Lock()
 	if b.sum == nil {
-		b.sum = map[string][32]byte{}
+		b.sum = map[string]string{}
 	}
 	b.sum[id] = sum
 	delete(b.pending, id)
@@ -200,7 +257,7 @@ func (s *Service) flushHeartbeats(ctx context.Context) error {
 			latest = t
 		}
 	}
-	s.beats.pending = nil
+	clear(s.beats.pending) // keep the map's room: it refills every second
 	s.beats.mu.Unlock()
 	for len(ids) > 0 {
 		n := min(len(ids), 500)

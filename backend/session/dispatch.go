@@ -2,15 +2,18 @@ package session
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"baigo.dev/bai/backend/events"
 	"baigo.dev/bai/backend/scheduler"
+	"baigo.dev/bai/common/resource"
 	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/ent"
 	"baigo.dev/bai/ent/agent"
+	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/session"
 )
 
@@ -36,13 +39,14 @@ type Hooks struct {
 
 // start is a placement whose kernel is to be started after the round.
 type start struct {
-	id      uuid.UUID
+	sess    *ent.Session
 	agentID string
 	addr    string
 }
 
 // dispatch runs one scheduling round under the cluster-wide scheduling lock
-// and starts the placed kernels once the placements are committed.
+// and queues the placed kernels for the start workers once the placements
+// are committed.
 func (s *Service) dispatch(ctx context.Context) error {
 	var starts []start
 	err := s.st.WithSchedulingLock(ctx, func() error {
@@ -50,9 +54,7 @@ func (s *Service) dispatch(ctx context.Context) error {
 		starts, err = s.planRound(ctx)
 		return err
 	})
-	for _, st := range starts {
-		go s.startKernel(context.WithoutCancel(ctx), st.id, st.agentID, st.addr)
-	}
+	s.starts.push(starts)
 	return err
 }
 
@@ -67,9 +69,19 @@ func (s *Service) planRound(ctx context.Context) ([]start, error) {
 	if err != nil {
 		return nil, err
 	}
-	occ, err := s.occupancy(ctx)
+	// One pass over the placed live sessions gives both each agent's
+	// occupancy and each owner's usage.
+	live, err := s.st.Session.Query().
+		Where(session.StatusIn(aliveStatuses...), session.AgentIDNEQ("")).
+		Select(session.FieldAgentID, session.FieldOwnerAccessKey, session.FieldRequestedSlots).All(ctx)
 	if err != nil {
 		return nil, err
+	}
+	occ := map[string]resource.Slots{}
+	usage := map[string]resource.Slots{}
+	for _, r := range live {
+		occ[r.AgentID] = occ[r.AgentID].Add(r.RequestedSlots)
+		usage[r.OwnerAccessKey] = usage[r.OwnerAccessKey].Add(r.RequestedSlots)
 	}
 	gs, err := s.groups(ctx)
 	if err != nil {
@@ -86,10 +98,6 @@ func (s *Service) planRound(ctx context.Context) ([]start, error) {
 	owners := make([]string, 0, len(ownerSet))
 	for o := range ownerSet {
 		owners = append(owners, o)
-	}
-	usage, err := s.usage(ctx, owners)
-	if err != nil {
-		return nil, err
 	}
 	lims, _, err := s.policyLimits(ctx, owners, asked)
 	if err != nil {
@@ -110,33 +118,259 @@ func (s *Service) planRound(ctx context.Context) ([]start, error) {
 		byID[p.ID.String()] = p
 	}
 	res := scheduler.Plan(snap)
-	var starts []start
-	now := time.Now()
-	for _, pl := range res.Placements {
-		sess := byID[pl.SessionID]
-		n, err := s.st.Session.Update().
-			Where(session.IDEQ(sess.ID), session.StatusEQ(string(types.StatusPending))).
-			SetStatus(string(types.StatusScheduled)).SetStatusInfo("").SetAgentID(pl.AgentID).
-			SetOccupiedSlots(sess.RequestedSlots).SetStatusChanged(now).Save(ctx)
-		if err != nil {
-			return starts, err
-		}
-		if n == 0 {
-			continue // destroyed meanwhile
-		}
-		s.publish(sess, events.SessionScheduled, string(types.StatusScheduled), "")
-		starts = append(starts, start{id: sess.ID, agentID: pl.AgentID, addr: addr[pl.AgentID]})
+	starts, err := s.commitPlacements(ctx, res.Placements, byID, addr)
+	if err != nil {
+		return nil, err
 	}
 	if h := s.hooks.SchedulingRound; h != nil {
 		h(time.Since(t0), len(starts))
 	}
-	for _, sk := range res.Skipped {
-		if p := byID[sk.SessionID]; p != nil {
-			s.explainPending(ctx, p, "waiting for resources: "+sk.Reason)
+	s.explainSkipped(ctx, res.Skipped, byID)
+	s.wantCapacity(res.Skipped, byID)
+	return starts, nil
+}
+
+// commitPlacements moves the placed sessions to PREPARING and points their
+// kernels at the agents, in one transaction with one statement pair per
+// agent (not per session), so a round placing thousands of sessions holds
+// the lock for milliseconds. A session destroyed since the snapshot is
+// PENDING no more and simply not updated.
+func (s *Service) commitPlacements(ctx context.Context, pls []scheduler.Placement, byID map[string]*ent.Session, addr map[string]string) ([]start, error) {
+	if len(pls) == 0 {
+		return nil, nil
+	}
+	perAgent := map[string][]uuid.UUID{}
+	var order []string
+	for _, pl := range pls {
+		if _, ok := perAgent[pl.AgentID]; !ok {
+			order = append(order, pl.AgentID)
+		}
+		perAgent[pl.AgentID] = append(perAgent[pl.AgentID], byID[pl.SessionID].ID)
+	}
+	now := time.Now()
+	placed := map[uuid.UUID]string{}
+	err := s.st.Tx(ctx, func(tx *ent.Tx) error {
+		for _, agentID := range order {
+			ids := perAgent[agentID]
+			for len(ids) > 0 {
+				chunk := ids[:min(len(ids), 500)]
+				ids = ids[len(chunk):]
+				// Straight to PREPARING: the start workers take it from
+				// here, and one write per session is saved.
+				n, err := tx.Session.Update().Where(session.IDIn(chunk...), session.StatusEQ(string(types.StatusPending))).
+					SetStatus(string(types.StatusPreparing)).SetStatusInfo("").SetAgentID(agentID).SetStatusChanged(now).Save(ctx)
+				if err != nil {
+					return err
+				}
+				got := chunk
+				if n < len(chunk) { // some were destroyed meanwhile
+					got, err = tx.Session.Query().Where(session.IDIn(chunk...), session.StatusEQ(string(types.StatusPreparing)),
+						session.AgentIDEQ(agentID)).IDs(ctx)
+					if err != nil {
+						return err
+					}
+				}
+				if len(got) == 0 {
+					continue
+				}
+				if err := tx.Kernel.Update().Where(kernel.HasSessionWith(session.IDIn(got...))).
+					SetAgentID(agentID).SetAgentAddr(addr[agentID]).SetStatus(string(types.StatusPreparing)).Exec(ctx); err != nil {
+					return err
+				}
+				for _, id := range got {
+					placed[id] = agentID
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The start workers need each session's kernel: one query for all.
+	ids := make([]uuid.UUID, 0, len(placed))
+	for id := range placed {
+		ids = append(ids, id)
+	}
+	ks, err := s.st.Kernel.Query().Where(kernel.HasSessionWith(session.IDIn(ids...))).WithSession(func(q *ent.SessionQuery) {
+		q.Select(session.FieldID)
+	}).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kernelsOf := map[uuid.UUID][]*ent.Kernel{}
+	for _, k := range ks {
+		if k.Edges.Session != nil {
+			kernelsOf[k.Edges.Session.ID] = append(kernelsOf[k.Edges.Session.ID], k)
 		}
 	}
-	if len(res.Skipped) > 0 {
-		s.wantCapacity(res.Skipped, byID)
+	starts := make([]start, 0, len(placed))
+	for _, pl := range pls {
+		sess := byID[pl.SessionID]
+		if agentID, ok := placed[sess.ID]; ok {
+			sess.Edges.Kernels = kernelsOf[sess.ID]
+			s.publish(sess, events.SessionScheduled, string(types.StatusScheduled), "")
+			s.publish(sess, events.SessionPreparing, string(types.StatusPreparing), "")
+			starts = append(starts, start{sess: sess, agentID: agentID, addr: addr[agentID]})
+		}
 	}
 	return starts, nil
+}
+
+// startQueue hands placed kernels to a fixed set of start workers: the
+// agents start containers in parallel, but a burst of placements cannot
+// flood the database pool with thousands of goroutines.
+type startQueue struct {
+	mu    sync.Mutex
+	items []start
+	wake  chan struct{}
+}
+
+func (q *startQueue) push(items []start) {
+	if len(items) == 0 {
+		return
+	}
+	q.mu.Lock()
+	q.items = append(q.items, items...)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *startQueue) pop() (start, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return start{}, false
+	}
+	it := q.items[0]
+	q.items[0] = start{}
+	q.items = q.items[1:]
+	return it, true
+}
+
+// startWorkers runs n start workers until ctx ends.
+func (s *Service) startWorkers(ctx context.Context, n int) {
+	for range n {
+		go func() {
+			for {
+				it, ok := s.starts.pop()
+				if !ok {
+					select {
+					case <-ctx.Done():
+						return
+					case <-s.starts.wake:
+					}
+					continue
+				}
+				// Wake a sibling: there may be more than this one item.
+				select {
+				case s.starts.wake <- struct{}{}:
+				default:
+				}
+				s.startKernel(context.WithoutCancel(ctx), it.sess, it.agentID, it.addr)
+			}
+		}()
+	}
+}
+
+// explainSkipped records in status_info why sessions could not be placed,
+// so `bai session info` and a waiting `bai run` can tell the user: one
+// statement per distinct reason, and none for a reason already recorded.
+func (s *Service) explainSkipped(ctx context.Context, skipped []scheduler.Skip, byID map[string]*ent.Session) {
+	byReason := map[string][]uuid.UUID{}
+	for _, sk := range skipped {
+		p := byID[sk.SessionID]
+		why := "waiting for resources: " + sk.Reason
+		if p == nil || p.StatusInfo == why {
+			continue
+		}
+		byReason[why] = append(byReason[why], p.ID)
+	}
+	for why, ids := range byReason {
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), 500)]
+			ids = ids[len(chunk):]
+			if err := s.st.Session.Update().Where(session.IDIn(chunk...), session.StatusEQ(string(types.StatusPending))).
+				SetStatusInfo(why).Exec(ctx); err != nil {
+				s.log.Warn("record why sessions wait", "err", err)
+				return
+			}
+		}
+	}
+}
+
+// startedKernel is a kernel an agent reported started, to be recorded.
+type startedKernel struct {
+	sess        *ent.Session
+	kernelID    uuid.UUID
+	containerID string
+	addr        string
+}
+
+// commitStarted records started kernels (PREPARING → RUNNING) in batches:
+// whatever the start workers finished while the previous transaction ran
+// goes into the next one, so a burst costs a few transactions, not one per
+// session, and a lone start waits for nothing.
+func (s *Service) commitStarted(ctx context.Context) {
+	for {
+		var batch []startedKernel
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-s.startedCh:
+			batch = append(batch, it)
+		}
+	more:
+		for len(batch) < 500 {
+			select {
+			case it := <-s.startedCh:
+				batch = append(batch, it)
+			default:
+				break more
+			}
+		}
+		s.recordStarted(context.WithoutCancel(ctx), batch)
+	}
+}
+
+func (s *Service) recordStarted(ctx context.Context, batch []startedKernel) {
+	now := time.Now()
+	ok := make([]bool, len(batch))
+	err := s.st.Tx(ctx, func(tx *ent.Tx) error {
+		for i, it := range batch {
+			n, err := tx.Session.Update().Where(session.IDEQ(it.sess.ID), session.StatusEQ(string(types.StatusPreparing))).
+				SetStatus(string(types.StatusRunning)).SetStatusChanged(now).SetLastActivity(now).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				continue // ended while its kernel started
+			}
+			if err := tx.Kernel.UpdateOneID(it.kernelID).SetContainerID(it.containerID).SetStatus(string(types.StatusRunning)).Exec(ctx); err != nil {
+				return err
+			}
+			ok[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("record started kernels", "count", len(batch), "err", err)
+		for _, it := range batch {
+			s.finish(ctx, it.sess.ID, types.StatusError, "could not record the started kernel: "+err.Error())
+			_, _ = s.rpc.DestroyKernel(ctx, it.addr, it.kernelID.String())
+		}
+		return
+	}
+	for i, it := range batch {
+		if ok[i] {
+			s.publish(it.sess, events.SessionStarted, string(types.StatusRunning), "")
+			continue
+		}
+		// Destroyed while starting: do not leave the container behind.
+		s.log.Info("session ended while its kernel started; removing it", "session_id", it.sess.ID)
+		go func(it startedKernel) { _, _ = s.rpc.DestroyKernel(ctx, it.addr, it.kernelID.String()) }(it)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/ent"
 	"baigo.dev/bai/ent/agent"
+	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/session"
 )
 
@@ -235,15 +236,17 @@ func (s *Service) result(sess *ent.Session, created bool) *apitypes.CreateSessio
 	}
 }
 
-// checkCapacity refuses a request no alive agent could ever hold.
+// checkCapacity refuses a request no alive agent could ever hold. The
+// agents' capacities are cached for a second: a create must not read every
+// agent row.
 func (s *Service) checkCapacity(ctx context.Context, want resource.Slots) error {
-	ags, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE)).All(ctx)
-	if err != nil || len(ags) == 0 {
+	caps, err := s.capacities(ctx)
+	if err != nil || len(caps) == 0 {
 		return err // no agent yet: the session waits in PENDING
 	}
 	var lastSlot string
-	for _, a := range ags {
-		ok, slot := resource.Fits(want, a.AvailableSlots)
+	for _, c := range caps {
+		ok, slot := resource.Fits(want, c)
 		if ok {
 			return nil
 		}
@@ -253,24 +256,43 @@ func (s *Service) checkCapacity(ctx context.Context, want resource.Slots) error 
 		lastSlot, resource.Slots{lastSlot: want[lastSlot]}.ToJSON()[lastSlot], errdefs.ErrQuotaExceeded)
 }
 
+func (s *Service) capacities(ctx context.Context) ([]resource.Slots, error) {
+	s.capMu.Lock()
+	defer s.capMu.Unlock()
+	if s.capAt.After(time.Now().Add(-time.Second)) {
+		return s.capCache, nil
+	}
+	ags, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE)).Select(agent.FieldAvailableSlots).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	caps := make([]resource.Slots, 0, len(ags))
+	for _, a := range ags {
+		caps = append(caps, a.AvailableSlots)
+	}
+	s.capCache, s.capAt = caps, time.Now()
+	return caps, nil
+}
+
+// invalidateCapacities drops the cached capacities (an agent came, went or
+// changed).
+func (s *Service) invalidateCapacities() {
+	s.capMu.Lock()
+	s.capAt = time.Time{}
+	s.capMu.Unlock()
+}
+
 // checkPolicy enforces the keypair's resource policy on session count.
 func (s *Service) checkPolicy(ctx context.Context, owner Owner) error {
-	kp, err := s.st.KeyPair.Get(ctx, owner.AccessKey)
-	if err != nil {
-		return nil // a superadmin acting for an unknown key is refused elsewhere
-	}
-	pol, err := s.st.ResourcePolicy.Get(ctx, kp.ResourcePolicy)
-	if err != nil {
-		return nil
-	}
-	if pol.MaxConcurrentSessions > 0 {
+	pol := s.policyEntry(ctx, owner.AccessKey)
+	if pol.maxSessions > 0 {
 		n, err := s.st.Session.Query().Where(session.OwnerAccessKeyEQ(owner.AccessKey), session.StatusIn(aliveStatuses...)).Count(ctx)
 		if err != nil {
 			return err
 		}
-		if n >= pol.MaxConcurrentSessions {
+		if n >= pol.maxSessions {
 			return fmt.Errorf("keypair resource policy %q allows at most %d concurrent sessions (max_concurrent_sessions); destroy one first: %w",
-				pol.ID, pol.MaxConcurrentSessions, errdefs.ErrQuotaExceeded)
+				pol.name, pol.maxSessions, errdefs.ErrQuotaExceeded)
 		}
 	}
 	return nil
@@ -570,8 +592,11 @@ func (s *Service) policyEntry(ctx context.Context, owner string) policyEntry {
 	e := policyEntry{at: time.Now()}
 	if kp, err := s.st.KeyPair.Get(ctx, owner); err == nil {
 		if pol, err := s.st.ResourcePolicy.Get(ctx, kp.ResourcePolicy); err == nil {
+			e.name = pol.ID
 			e.maxExec = pol.MaxExecSeconds
+			e.maxSessions = pol.MaxConcurrentSessions
 			e.defaults = pol.DefaultSessionSlots
+			e.limited = len(pol.TotalResourceSlots) > 0 || pol.DefaultForUnspecified == resourcepolicy.DefaultForUnspecifiedLIMITED
 		}
 	}
 	s.polMu.Lock()
@@ -584,7 +609,10 @@ func (s *Service) policyEntry(ctx context.Context, owner string) policyEntry {
 }
 
 type policyEntry struct {
-	maxExec  int
-	defaults resource.Slots
-	at       time.Time
+	name        string
+	maxExec     int
+	maxSessions int
+	defaults    resource.Slots
+	limited     bool // total_resource_slots or LIMITED defaults apply
+	at          time.Time
 }

@@ -69,11 +69,19 @@ type Service struct {
 
 	act activity
 
-	hooks  Hooks
-	beats  beats
-	demand demand
+	hooks     Hooks
+	beats     beats
+	demand    demand
+	starts    startQueue
+	startedCh chan startedKernel
+	runDone   <-chan struct{}
+
+	capMu    sync.Mutex
+	capCache []resource.Slots
+	capAt    time.Time
 
 	statsBusy sync.Map // agent id → a stats write is in flight
+	digests   sync.Map // image-list digest → sorted image names
 }
 
 // SetHooks installs observers (metrics); call before Run.
@@ -81,7 +89,8 @@ func (s *Service) SetHooks(h Hooks) { s.hooks = h }
 
 // New returns a session service.
 func New(st *store.Store, rpc *agentrpc.Client, bus *events.Bus, cfg config.Config, log *slog.Logger) *Service {
-	return &Service{st: st, rpc: rpc, bus: bus, cfg: cfg, log: log, wake: make(chan struct{}, 1), start: time.Now(), seen: map[string]bool{}}
+	return &Service{st: st, rpc: rpc, bus: bus, cfg: cfg, log: log, wake: make(chan struct{}, 1), start: time.Now(), seen: map[string]bool{},
+		starts: startQueue{wake: make(chan struct{}, 1)}, startedCh: make(chan startedKernel, 1024)}
 }
 
 var (
@@ -99,6 +108,11 @@ func newName() string {
 	return "sess-" + hex.EncodeToString(b)
 }
 
+// startWorkers is how many kernels one manager starts at once (each waits
+// on an agent, mostly; 16 keeps a 2-core manager busy without flooding the
+// database pool).
+const startWorkers = 16
+
 // Kick wakes the dispatcher.
 func (s *Service) Kick() {
 	select {
@@ -111,6 +125,9 @@ func (s *Service) Kick() {
 // session, freed capacity, a new agent) and, as a safety net, every few
 // seconds.
 func (s *Service) Run(ctx context.Context) {
+	s.runDone = ctx.Done()
+	s.startWorkers(ctx, startWorkers)
+	go s.commitStarted(ctx)
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
@@ -146,30 +163,28 @@ func (s *Service) publish(sess *ent.Session, name, status, reason string) {
 		OwnerAccessKey: sess.OwnerAccessKey, Status: status, Reason: reason})
 }
 
-// startKernel asks the agent to start the session's kernel.
-func (s *Service) startKernel(ctx context.Context, id uuid.UUID, agentID, addr string) {
-	sess, err := s.st.Session.Query().Where(session.IDEQ(id)).WithKernels().Only(ctx)
-	if err != nil {
-		s.log.Error("load scheduled session", "session_id", id, "err", err)
+// startKernel asks the agent to start a placed (PREPARING) session's
+// kernel; sess was loaded with its kernels by the scheduling round. The
+// outcome is recorded by commitStarted.
+func (s *Service) startKernel(ctx context.Context, sess *ent.Session, agentID, addr string) {
+	id := sess.ID
+	// A read, cheap and concurrent: skip sessions destroyed while queued.
+	if ok, err := s.st.Session.Query().Where(session.IDEQ(id), session.StatusEQ(string(types.StatusPreparing))).Exist(ctx); err != nil || !ok {
 		return
 	}
-	n, err := s.st.Session.Update().Where(session.IDEQ(id), session.StatusEQ(string(types.StatusScheduled))).
-		SetStatus(string(types.StatusPreparing)).SetStatusChanged(time.Now()).Save(ctx)
-	if err != nil || n == 0 {
+	if len(sess.Edges.Kernels) == 0 {
+		s.finish(ctx, id, types.StatusError, "session has no kernel record")
 		return
 	}
-	s.publish(sess, events.SessionPreparing, string(types.StatusPreparing), "")
 	k := sess.Edges.Kernels[0]
-	img, _ := s.st.Image.Get(ctx, sess.Image)
 	req := aproto.CreateKernel{
 		KernelID: k.ID.String(), SessionID: id.String(), SessionName: sess.Name,
 		OwnerAccessKey: sess.OwnerAccessKey, Image: sess.Image,
 		Resources: sess.RequestedSlots, Environ: sess.Environ, Network: sess.Network,
 	}
-	if img != nil {
+	if img, _, _ := s.ImageByName(ctx, sess.Image); img != nil {
 		req.Image, req.RuntimeType, req.RuntimePath = img.Ref, img.RuntimeType, img.RuntimePath
 	}
-	_ = s.st.Kernel.UpdateOneID(k.ID).SetAgentID(agentID).SetAgentAddr(addr).SetStatus(string(types.StatusPreparing)).Exec(ctx)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	info, err := s.rpc.CreateKernel(cctx, addr, req)
 	cancel()
@@ -178,24 +193,10 @@ func (s *Service) startKernel(ctx context.Context, id uuid.UUID, agentID, addr s
 		s.finish(ctx, id, types.StatusError, "kernel start failed: "+err.Error())
 		return
 	}
-	err = s.st.Tx(ctx, func(tx *ent.Tx) error {
-		n, err := tx.Session.Update().Where(session.IDEQ(id), session.StatusEQ(string(types.StatusPreparing))).
-			SetStatus(string(types.StatusRunning)).SetStatusChanged(time.Now()).Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errdefs.ErrConflict
-		}
-		return tx.Kernel.UpdateOneID(k.ID).SetContainerID(info.ContainerID).SetStatus(string(types.StatusRunning)).Exec(ctx)
-	})
-	if err != nil {
-		// Destroyed while starting: do not leave the container behind.
-		s.log.Info("session ended while its kernel started; removing it", "session_id", id)
-		_, _ = s.rpc.DestroyKernel(ctx, addr, k.ID.String())
-		return
+	select {
+	case s.startedCh <- startedKernel{sess: sess, kernelID: k.ID, containerID: info.ContainerID, addr: addr}:
+	case <-s.runDone: // shutting down: the next manager reconciles it
 	}
-	s.publish(sess, events.SessionStarted, string(types.StatusRunning), "")
 }
 
 // finish moves a live session to a final status. It is a no-op when the
@@ -349,26 +350,9 @@ func unknownImage(name string, avail []string) error {
 	return fmt.Errorf("unknown image %q; available images: %s: %w", name, list, errdefs.ErrInvalidArgument)
 }
 
-// explainPending records in status_info why a session could not be placed,
-// so `bai session info` and a waiting `bai run` can tell the user.
-func (s *Service) explainPending(ctx context.Context, p *ent.Session, why string) {
-	if p.StatusInfo == why {
-		return
-	}
-	_ = s.st.Session.Update().Where(session.IDEQ(p.ID), session.StatusEQ(string(types.StatusPending))).SetStatusInfo(why).Exec(ctx)
-}
-
-func hasImage(images []string, name string) bool {
-	for _, im := range images {
-		if im == name {
-			return true
-		}
-	}
-	return false
-}
-
 // Subscribe delivers session events that match until cancel is called; the
 // events API streams them.
 func (s *Service) Subscribe(match func(events.Event) bool) (<-chan events.Event, func()) {
-	return s.bus.Subscribe(match)
+	// Room for a burst: a scheduling round can place thousands at once.
+	return s.bus.SubscribeN(match, 4096)
 }

@@ -60,6 +60,7 @@ func managerCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command 
 		Short: "Run the manager and API gateway",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := newLog()
+			startDebugServer(log)
 			srv, err := startManager(ctx, &f, log)
 			if err != nil {
 				return err

@@ -4,6 +4,11 @@
 // Agent → manager (on the manager's address, header HeaderClusterSecret):
 //
 //	POST /agent/heartbeat   Heartbeat            → HeartbeatReply
+//	GET  /agent/stream      WebSocket: Heartbeat messages; a HeartbeatReply
+//	                        message answers those that asked (Ack) and any
+//	                        whose answer carries something (what agents use:
+//	                        a routine heartbeat costs one read, no HTTP
+//	                        request and no write)
 //	POST /agent/events      KernelEvent          → 204
 //
 // Manager → agent (on the agent's control address, same header):
@@ -27,7 +32,11 @@
 package aproto
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"sort"
 	"time"
 )
 
@@ -74,11 +83,20 @@ type Heartbeat struct {
 	Region       string             `json:"region"`
 	ScalingGroup string             `json:"scalingGroup"`
 	Capacity     map[string]float64 `json:"capacity"` // resource slots
-	Images       []Image            `json:"images"`
-	Kernels      []KernelState      `json:"kernels"`
+	// Images is the full image list on the first heartbeat, when it
+	// changed, or when the manager asked (HeartbeatReply.NeedImages);
+	// otherwise nil, and ImagesDigest stands for it.
+	Images       []Image       `json:"images,omitempty"`
+	ImagesDigest string        `json:"imagesDigest,omitempty"`
+	Kernels      []KernelState `json:"kernels"`
 	// Devices lists the accelerators behind the capacity's cuda.device
 	// slots; empty on hosts without GPUs.
 	Devices []Device `json:"devices,omitempty"`
+	// Seq numbers heartbeats on the stream; Ack asks the manager to answer
+	// this one even when it has nothing to say (on the stream, a heartbeat
+	// is answered only when the answer carries something, or when asked).
+	Seq uint64 `json:"seq,omitempty"`
+	Ack bool   `json:"ack,omitempty"`
 	// Leaving is set on the last heartbeat of an agent that shuts down on
 	// purpose (drained and removed by a scaler, or stopped by an operator):
 	// the manager marks it TERMINATED at once instead of waiting to call it
@@ -94,6 +112,38 @@ type Heartbeat struct {
 // wants (their sessions are gone), so it can clean them.
 type HeartbeatReply struct {
 	Orphans []string `json:"orphans,omitempty"` // kernel ids to destroy
+	// NeedImages asks the agent to send its full image list next time
+	// (this manager does not know the ImagesDigest it sent).
+	NeedImages bool `json:"needImages,omitempty"`
+	// Error is set, on the heartbeat stream only, when the manager refused
+	// the heartbeat (the POST form answers an HTTP error instead).
+	Error string `json:"error,omitempty"`
+	// Seq echoes the heartbeat's Seq on the stream.
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// Empty reports whether a reply carries nothing for the agent.
+func (r *HeartbeatReply) Empty() bool {
+	return len(r.Orphans) == 0 && !r.NeedImages && r.Error == ""
+}
+
+// ImagesDigest digests an image list: agents send it with every heartbeat
+// and the list itself only when it changed or the manager asks, which keeps
+// a routine heartbeat under a kilobyte.
+func ImagesDigest(imgs []Image) string {
+	h := sha256.New()
+	for _, im := range imgs {
+		fmt.Fprintf(h, "%s|%s|%s|%d\n", im.Name, im.Ref, im.ID, im.Size)
+		keys := make([]string, 0, len(im.Labels))
+		for k := range im.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s=%s\n", k, im.Labels[k])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // KernelEvent is pushed by the agent the moment something happens to a

@@ -92,6 +92,11 @@ func runCluster(ctx context.Context, cc clusterConfig, binDir, repoRoot string, 
 			pl, err = placementPhase(ctx, cc, bai, filepath.Join(tmp, fmt.Sprintf("place-%d", i)), db.url, plan, log.With("db", db.name))
 			rows = append(rows, pl...)
 		}
+		if err == nil {
+			var bl []row
+			bl, err = backlogPhase(ctx, cc, bai, filepath.Join(tmp, fmt.Sprintf("backlog-%d", i)), db.url, log.With("db", db.name))
+			rows = append(rows, bl...)
+		}
 		printClusterTable(out, cc, db.name, rows)
 		if err != nil {
 			return fmt.Errorf("cluster benchmark on %s: %w", db.name, err)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"baigo.dev/bai/agent/server"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/types"
 )
@@ -84,6 +83,8 @@ type fleet struct {
 	interval   time.Duration
 	hc         *http.Client
 	images     []aproto.Image
+	digest     string
+	group      string
 	// onCreate is told of every CreateKernel an agent receives.
 	onCreate func(req aproto.CreateKernel, at time.Time)
 
@@ -109,13 +110,23 @@ type simAgent struct {
 	ln   net.Listener
 	srv  *http.Server
 
+	client  *server.Client
+
 	mu      sync.Mutex
 	kernels map[string]aproto.KernelState
+	// acked is true once the manager confirmed it knows this agent's image
+	// list: later heartbeats carry only its digest, as a real agent's do.
+	acked bool
 }
 
 // startFleet opens n control listeners and starts n agents heartbeating
 // every interval, their first beats spread evenly over one interval.
 func startFleet(ctx context.Context, managerURL, secret, tag string, n int, interval time.Duration, onCreate func(aproto.CreateKernel, time.Time)) (*fleet, error) {
+	return startFleetIn(ctx, managerURL, secret, tag, "default", n, interval, onCreate)
+}
+
+// startFleetIn is startFleet for agents of scaling group group.
+func startFleetIn(ctx context.Context, managerURL, secret, tag, group string, n int, interval time.Duration, onCreate func(aproto.CreateKernel, time.Time)) (*fleet, error) {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        n + 16,
@@ -124,6 +135,8 @@ func startFleet(ctx context.Context, managerURL, secret, tag string, n int, inte
 	}
 	f := &fleet{managerURL: managerURL, secret: secret, interval: interval, images: protoImages(), onCreate: onCreate,
 		hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, regCh: make(chan struct{})}
+	f.digest = aproto.ImagesDigest(f.images)
+	f.group = group
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -131,6 +144,7 @@ func startFleet(ctx context.Context, managerURL, secret, tag string, n int, inte
 			return nil, fmt.Errorf("agent listener %d: %w", i, err)
 		}
 		a := &simAgent{id: fmt.Sprintf("sim-%s-%04d", tag, i), addr: "http://" + ln.Addr().String(), ln: ln,
+			client: server.NewClient(managerURL, secret, f.hc),
 			kernels: map[string]aproto.KernelState{}}
 		a.srv = &http.Server{Handler: f.control(a), ReadHeaderTimeout: 10 * time.Second}
 		f.agents = append(f.agents, a)
@@ -192,6 +206,7 @@ func (f *fleet) stop() {
 	f.wg.Wait()
 	for _, a := range f.agents {
 		_ = a.srv.Close()
+		a.client.Close()
 	}
 	f.hc.CloseIdleConnections()
 }
@@ -227,34 +242,17 @@ func (f *fleet) beat(ctx context.Context, a *simAgent, first bool) error {
 	for _, k := range a.kernels {
 		ks = append(ks, k)
 	}
+	acked := a.acked
 	a.mu.Unlock()
-	hb := aproto.Heartbeat{AgentID: a.id, Addr: a.addr, Version: "bench", Region: "local", ScalingGroup: "default",
-		Capacity: simCapacity, Images: f.images, Kernels: ks, First: first, Time: time.Now().UTC()}
-	body, err := json.Marshal(hb)
-	if err != nil {
-		return err
+	hb := aproto.Heartbeat{AgentID: a.id, Addr: a.addr, Version: "bench", Region: "local", ScalingGroup: f.group,
+		Capacity: simCapacity, ImagesDigest: f.digest, Kernels: ks, First: first, Time: time.Now().UTC()}
+	if first || !acked {
+		hb.Images = f.images
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.managerURL+"/agent/heartbeat", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(aproto.HeaderClusterSecret, f.secret)
+	// The agent's own client: the heartbeat stream (WebSocket), with the
+	// POST form as its fallback, exactly as a real agent sends them.
 	t0 := time.Now()
-	resp, err := f.hc.Do(req)
-	var reply aproto.HeartbeatReply
-	if err == nil {
-		b, rerr := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		switch {
-		case rerr != nil:
-			err = rerr
-		case resp.StatusCode != http.StatusOK:
-			err = fmt.Errorf("heartbeat answered %d: %s", resp.StatusCode, truncateBytes(b, 300))
-		default:
-			err = json.Unmarshal(b, &reply)
-		}
-	}
+	reply, err := a.client.Heartbeat(ctx, hb)
 	rtt := time.Since(t0)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -275,13 +273,12 @@ func (f *fleet) beat(ctx context.Context, a *simAgent, first bool) error {
 	if err != nil {
 		return err
 	}
-	if len(reply.Orphans) > 0 {
-		a.mu.Lock()
-		for _, id := range reply.Orphans {
-			delete(a.kernels, id)
-		}
-		a.mu.Unlock()
+	a.mu.Lock()
+	a.acked = !reply.NeedImages
+	for _, id := range reply.Orphans {
+		delete(a.kernels, id)
 	}
+	a.mu.Unlock()
 	return nil
 }
 
@@ -303,7 +300,9 @@ func (f *fleet) control(a *simAgent) http.Handler {
 		a.kernels[req.KernelID] = aproto.KernelState{KernelID: req.KernelID, SessionID: req.SessionID, ContainerID: cid, Running: true}
 		a.mu.Unlock()
 		if f.onCreate != nil {
-			f.onCreate(req, at)
+			if f.onCreate != nil {
+				f.onCreate(req, at)
+			}
 		}
 		writeJSON(w, aproto.KernelInfo{KernelID: req.KernelID, ContainerID: cid})
 	})
