@@ -110,7 +110,7 @@ type simAgent struct {
 	ln   net.Listener
 	srv  *http.Server
 
-	client  *server.Client
+	client *server.Client
 
 	mu      sync.Mutex
 	kernels map[string]aproto.KernelState
@@ -144,7 +144,7 @@ func startFleetIn(ctx context.Context, managerURL, secret, tag, group string, n 
 			return nil, fmt.Errorf("agent listener %d: %w", i, err)
 		}
 		a := &simAgent{id: fmt.Sprintf("sim-%s-%04d", tag, i), addr: "http://" + ln.Addr().String(), ln: ln,
-			client: server.NewClient(managerURL, secret, f.hc),
+			client:  server.NewClient(managerURL, secret, f.hc),
 			kernels: map[string]aproto.KernelState{}}
 		a.srv = &http.Server{Handler: f.control(a), ReadHeaderTimeout: 10 * time.Second}
 		f.agents = append(f.agents, a)
