@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,3 +78,93 @@ func TestUpgradeKeepsData(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulingLockAcrossStores: two stores on one Postgres database (two
+// manager replicas) never hold the scheduling lock at once, and a replica
+// that dies holding it (its connection closes) releases it.
+func TestSchedulingLockAcrossStores(t *testing.T) {
+	pg := os.Getenv("BAI_TEST_POSTGRES")
+	if pg == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("BAI_TEST_POSTGRES must be set in CI")
+		}
+		t.Skip("needs Postgres: set BAI_TEST_POSTGRES")
+	}
+	admin, err := sql.Open("pgx", pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("bai_lock_%d", time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	u, _ := url.Parse(pg)
+	u.Path = "/" + name
+	ctx := context.Background()
+	// Opened together: the schema upgrade is serialised too.
+	stores := make([]*store.Store, 2)
+	errs := make(chan error, 2)
+	for i := range stores {
+		go func(i int) {
+			var err error
+			stores[i], err = store.Open(ctx, u.String())
+			errs <- err
+		}(i)
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatalf("open: %v", err)
+		}
+	}
+	defer stores[0].Close()
+
+	var inside, overlaps, rounds int32
+	done := make(chan struct{})
+	for i := range stores {
+		go func(st *store.Store) {
+			for j := 0; j < 20; j++ {
+				_ = st.WithSchedulingLock(ctx, func() error {
+					if n := atomicAdd(&inside, 1); n > 1 {
+						atomicAdd(&overlaps, 1)
+					}
+					time.Sleep(2 * time.Millisecond)
+					atomicAdd(&inside, -1)
+					atomicAdd(&rounds, 1)
+					return nil
+				})
+			}
+			done <- struct{}{}
+		}(stores[i])
+	}
+	<-done
+	<-done
+	if overlaps != 0 || rounds != 40 {
+		t.Fatalf("rounds %d, overlapping %d", rounds, overlaps)
+	}
+	// A replica that goes away while holding the lock does not block the
+	// other: closing its pool closes the lock's connection.
+	held := make(chan struct{})
+	go func() {
+		_ = stores[1].WithSchedulingLock(ctx, func() error {
+			close(held)
+			time.Sleep(200 * time.Millisecond)
+			stores[1].DB.Close()
+			return nil
+		})
+	}()
+	<-held
+	got := make(chan error, 1)
+	go func() { got <- stores[0].WithSchedulingLock(ctx, func() error { return nil }) }()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lock of a closed replica was never released")
+	}
+}
+
+func atomicAdd(p *int32, d int32) int32 { return atomic.AddInt32(p, d) }
