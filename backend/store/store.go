@@ -33,6 +33,8 @@ type Store struct {
 	schedMu sync.Mutex // serialises scheduling rounds within this process
 }
 
+var migrateMu sync.Mutex
+
 // Advisory lock keys (Postgres): one namespace per purpose.
 const (
 	lockMigrate  int64 = 0x6261690001 // "bai" 1: schema upgrades
@@ -131,7 +133,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(dial, db)))
-	migrateFn := func() error { return client.Schema.Create(ctx, migrate.WithForeignKeys(true)) }
+	migrateFn := func() error {
+		// ent's migration works on the generated table definitions, which
+		// are package globals: one upgrade at a time in a process (tests
+		// open several stores at once).
+		migrateMu.Lock()
+		defer migrateMu.Unlock()
+		return client.Schema.Create(ctx, migrate.WithForeignKeys(true))
+	}
 	if dial == dialect.Postgres {
 		// Managers started together must not upgrade the schema at once.
 		err = withAdvisoryLock(ctx, db, lockMigrate, migrateFn)
