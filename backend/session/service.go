@@ -113,6 +113,9 @@ func newName() string {
 // database pool).
 const startWorkers = 16
 
+// startCommitters record started kernels in parallel batches.
+const startCommitters = 4
+
 // Kick wakes the dispatcher.
 func (s *Service) Kick() {
 	select {
@@ -127,7 +130,11 @@ func (s *Service) Kick() {
 func (s *Service) Run(ctx context.Context) {
 	s.runDone = ctx.Done()
 	s.startWorkers(ctx, startWorkers)
-	go s.commitStarted(ctx)
+	// A few committers: on Postgres each statement is a round trip, so
+	// batches committed side by side keep up with the start workers.
+	for range startCommitters {
+		go s.commitStarted(ctx)
+	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
