@@ -53,6 +53,9 @@ func slotsText(m map[string]string) string {
 		v := m[k]
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && k == "mem" {
 			v = resource.FormatBytes(n)
+			if n >= 1<<30 && n%(1<<30) != 0 {
+				v = strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + "g" // readable, not exact
+			}
 		}
 		parts = append(parts, k+"="+v)
 	}
