@@ -171,8 +171,19 @@ func (a *Agent) run(ctx context.Context) error {
 		a.log.Info("adopted kernels", "count", len(ids))
 	}
 
+	met := metrics.New(a.kernels, a.capacitySlots).Handler()
+	if a.cfg.MetricsListen != "" {
+		ml, err := net.Listen("tcp", a.cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listener on %s: %w", a.cfg.MetricsListen, err)
+		}
+		msrv := &http.Server{Handler: server.MetricsHandler(met), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(ml) }()
+		defer msrv.Close()
+		a.log.Info("agent metrics listening", "addr", ml.Addr().String())
+	}
 	srv := &http.Server{
-		Handler:           server.NewHandler(a.kernels, a.cfg.ClusterSecret, a.log, metrics.New(a.kernels, a.capacitySlots).Handler()),
+		Handler:           server.NewHandler(a.kernels, a.cfg.ClusterSecret, a.log, met),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

@@ -420,7 +420,9 @@ func TestAgentDockerAdoption(t *testing.T) {
 	if st := hb.Kernels[0].Stats; st["mem"] == nil || st["cpu_used"] == nil || st["net_rx_bytes"] == nil || st["io_write_bytes"] == nil {
 		t.Errorf("stats of the adopted kernel = %v", st)
 	}
-	resp, err := http.Get("http://" + b.Addr() + "/metrics")
+	mreq, _ := http.NewRequest("GET", "http://"+b.Addr()+"/metrics", nil)
+	mreq.Header.Set(aproto.HeaderClusterSecret, secret)
+	resp, err := http.DefaultClient.Do(mreq)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,11 +28,27 @@ func metricValue(body, series string) float64 {
 
 func TestAgentMetrics(t *testing.T) {
 	fm := newFakeManager(t)
-	a, _ := startAgent(t, baseConfig(t, fm, "process", shortTempDir(t)))
+	cfg := baseConfig(t, fm, "process", shortTempDir(t))
+	mport, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MetricsListen = mport
+	a, _ := startAgent(t, cfg)
 
+	// The control port serves the metrics only with the cluster secret,
+	// like everything there.
+	if code := call(t, a, "GET", "/metrics", "", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("GET /metrics on the control port without the secret = %d, want 401", code)
+	}
+	if code := call(t, a, "GET", "/metrics", secret, nil, nil); code != http.StatusOK {
+		t.Errorf("GET /metrics on the control port with the secret = %d", code)
+	}
+	// The separate metrics listener serves them to anyone (Prometheus),
+	// and nothing else.
 	scrape := func(method string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+a.Addr()+"/metrics", nil)
+		req, _ := http.NewRequest(method, "http://"+mport+"/metrics", nil)
 		resp, err := http.DefaultClient.Do(req) // no cluster secret
 		if err != nil {
 			t.Fatal(err)
@@ -53,8 +70,14 @@ func TestAgentMetrics(t *testing.T) {
 	if v := metricValue(body, `bai_agent_containers`); v != 0 {
 		t.Errorf("containers = %v", v)
 	}
-	if code, _ := scrape("POST"); code != http.StatusUnauthorized {
-		t.Errorf("POST /metrics without the secret = %d, want 401", code)
+	if code, _ := scrape("POST"); code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /metrics on the metrics listener = %d, want 405", code)
+	}
+	if resp, err := http.Get("http://" + mport + "/v1/health"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("control route on the metrics listener = %d, want 404", resp.StatusCode)
+		}
 	}
 
 	id, sessionID := uuid.NewString(), uuid.NewString()
@@ -103,4 +126,14 @@ func TestAgentMetrics(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// freePort returns a free loopback address.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

@@ -63,6 +63,10 @@ type Config struct {
 	// as environment variables only, so tests can cover GPU placement on
 	// machines without GPUs.
 	FakeGPUs string
+	// MetricsListen, when set, serves GET /metrics without authentication
+	// on this address (the control port serves it only with the cluster
+	// secret, like everything there).
+	MetricsListen string
 	// MaxCPU and MaxMem cap the capacity offered to sessions (0: all the
 	// host has, after CPUOvercommit).
 	MaxCPU float64

@@ -34,18 +34,19 @@ type Kernels interface {
 // maxBody bounds request bodies (code to execute included).
 const maxBody = "16M"
 
-// metricsPath is the one route served without the cluster secret: the
-// Prometheus metrics, which carry no tenant data.
+// metricsPath serves the Prometheus metrics.
 const metricsPath = "/metrics"
 
-// NewHandler returns the control API. metrics, when not nil, is served at
-// GET /metrics without the cluster secret.
+// NewHandler returns the control API. Every route needs the cluster
+// secret: nobody but the manager may drive an agent. metrics, when not nil,
+// is served at GET /metrics (with the secret too; MetricsHandler serves it
+// without, on a separate listener an operator chooses).
 func NewHandler(k Kernels, secret string, log *slog.Logger, metrics http.Handler) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: maxBody, Skipper: skipBodyLimit}))
-	e.Use(requireSecret(secret, metrics != nil))
+	e.Use(requireSecret(secret))
 	if metrics != nil {
 		e.GET(metricsPath, echo.WrapHandler(metrics))
 	}
@@ -63,15 +64,11 @@ func NewHandler(k Kernels, secret string, log *slog.Logger, metrics http.Handler
 	return e
 }
 
-// requireSecret refuses every request without the cluster secret, except
-// GET /metrics when openMetrics is set.
-func requireSecret(secret string, openMetrics bool) echo.MiddlewareFunc {
+// requireSecret refuses every request without the cluster secret.
+func requireSecret(secret string) echo.MiddlewareFunc {
 	want := []byte(secret)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if openMetrics && c.Path() == metricsPath && c.Request().Method == http.MethodGet {
-				return next(c)
-			}
 			got := []byte(c.Request().Header.Get(aproto.HeaderClusterSecret))
 			if len(want) == 0 || subtle.ConstantTimeCompare(got, want) != 1 {
 				return fmt.Errorf("missing or wrong cluster secret: %w", errdefs.ErrUnauthenticated)
@@ -229,4 +226,13 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			Msg:   msg,
 		}, "")
 	}
+}
+
+// MetricsHandler serves only GET /metrics, without authentication, for an
+// agent's separate metrics listener (--metrics-listen): the metrics carry no
+// tenant data, and Prometheus needs no cluster secret to scrape them.
+func MetricsHandler(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+metricsPath, metrics)
+	return mux
 }

@@ -90,6 +90,7 @@ type agentFlags struct {
 	overcommit                               float64
 	maxCPU                                   float64
 	maxMem                                   string
+	metricsListen                            string
 }
 
 func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float64) {
@@ -104,6 +105,7 @@ func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float6
 	cmd.Flags().StringVar(&a.id, "agent-id", os.Getenv("BAI_AGENT_ID"), "agent id (default: generated once and kept in the data directory)")
 	cmd.Flags().StringVar(&a.sg, "scaling-group", "default", "scaling group of this agent")
 	cmd.Flags().DurationVar(&a.heartbeat, "heartbeat", 3*time.Second, "heartbeat interval")
+	cmd.Flags().StringVar(&a.metricsListen, "metrics-listen", os.Getenv("BAI_AGENT_METRICS_LISTEN"), "also serve GET /metrics without authentication on this address, for Prometheus (the control port serves it only with the cluster secret)")
 	cmd.Flags().Float64Var(&a.maxCPU, "max-cpu", 0, "offer at most this many cpu slots to sessions (0: what the host has)")
 	cmd.Flags().StringVar(&a.maxMem, "max-mem", "", "offer at most this much memory to sessions, e.g. 8g (empty: what the host has)")
 	cmd.Flags().StringVar(&a.fakeGPUs, "fake-gpus", os.Getenv("BAI_FAKE_GPUS"), "offer made-up GPUs instead of those NVML finds, for tests: COUNT[:MODEL[:MEMORY]], e.g. 2 or '2:NVIDIA H100 80GB HBM3:80GiB' (kernels see them as CUDA_VISIBLE_DEVICES only)")
@@ -146,7 +148,7 @@ func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, e
 	}
 	return agent.Config{ID: a.id, ListenAddr: a.listen, ManagerURL: managerURL, ClusterSecret: secret,
 		DataDir: dd, RunnerPath: abs, KernelLibDir: kernelLib, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit, FakeGPUs: a.fakeGPUs,
-		MaxCPU: a.maxCPU, MaxMem: maxMem}, nil
+		MaxCPU: a.maxCPU, MaxMem: maxMem, MetricsListen: a.metricsListen}, nil
 }
 
 func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
