@@ -12,8 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"baigo.dev/bai/agent/config"
 	"baigo.dev/bai/agent/kernel"
@@ -63,6 +66,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	if cfg.ID == "" {
 		id, err := config.LoadOrCreateID(cfg.DataDir)
@@ -242,6 +248,7 @@ func (a *Agent) heartbeat(ctx context.Context, first bool) aproto.Heartbeat {
 	if images == nil {
 		images = []aproto.Image{}
 	}
+	health := a.health(err)
 	digest := aproto.ImagesDigest(images)
 	a.hbMu.Lock()
 	if !first && err == nil && digest == a.ackDigest {
@@ -260,6 +267,7 @@ func (a *Agent) heartbeat(ctx context.Context, first bool) aproto.Heartbeat {
 		ImagesDigest: digest,
 		Kernels:      a.kernelStates(ctx),
 		Devices:      gpu.Proto(a.devices),
+		Health:       health,
 		First:        first,
 		Time:         time.Now().UTC(),
 	}
@@ -321,4 +329,25 @@ func (a *Agent) onDied(ev aproto.KernelEvent) {
 		defer cancel()
 		a.client.PushEventRetry(ctx, ev, a.log)
 	}()
+}
+
+// health reports what keeps this agent from running new kernels: the
+// container runtime not answering (imagesErr), or a data directory with less
+// free space than MinFreeDisk.
+func (a *Agent) health(imagesErr error) *aproto.Health {
+	h := &aproto.Health{}
+	if imagesErr != nil {
+		h.Problems = append(h.Problems, "container runtime not answering: "+imagesErr.Error())
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(a.cfg.DataDir, &fs); err != nil {
+		h.Problems = append(h.Problems, "cannot read the free space of the data directory: "+err.Error())
+	} else {
+		h.DiskFreeBytes = int64(fs.Bavail) * int64(fs.Bsize)
+		if h.DiskFreeBytes < a.cfg.MinFreeDisk {
+			h.Problems = append(h.Problems, fmt.Sprintf("only %s free in the data directory %s (needs %s)",
+				resource.FormatBytes(h.DiskFreeBytes), a.cfg.DataDir, resource.FormatBytes(a.cfg.MinFreeDisk)))
+		}
+	}
+	return h
 }

@@ -40,6 +40,10 @@ type Agent struct {
 	Devices []map[string]interface{} `json:"devices,omitempty"`
 	// Schedulable holds the value of the "schedulable" field.
 	Schedulable bool `json:"schedulable,omitempty"`
+	// HealthProblems holds the value of the "health_problems" field.
+	HealthProblems []string `json:"health_problems,omitempty"`
+	// DiskFree holds the value of the "disk_free" field.
+	DiskFree int64 `json:"disk_free,omitempty"`
 	// FirstContact holds the value of the "first_contact" field.
 	FirstContact time.Time `json:"first_contact,omitempty"`
 	// LastHeartbeat holds the value of the "last_heartbeat" field.
@@ -52,10 +56,12 @@ func (*Agent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case agent.FieldAvailableSlots, agent.FieldOccupiedSlots, agent.FieldImages, agent.FieldDevices:
+		case agent.FieldAvailableSlots, agent.FieldOccupiedSlots, agent.FieldImages, agent.FieldDevices, agent.FieldHealthProblems:
 			values[i] = new([]byte)
 		case agent.FieldSchedulable:
 			values[i] = new(sql.NullBool)
+		case agent.FieldDiskFree:
+			values[i] = new(sql.NullInt64)
 		case agent.FieldID, agent.FieldStatus, agent.FieldStatusInfo, agent.FieldAddr, agent.FieldRegion, agent.FieldScalingGroup, agent.FieldVersion:
 			values[i] = new(sql.NullString)
 		case agent.FieldFirstContact, agent.FieldLastHeartbeat:
@@ -155,6 +161,20 @@ func (_m *Agent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Schedulable = value.Bool
 			}
+		case agent.FieldHealthProblems:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field health_problems", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.HealthProblems); err != nil {
+					return fmt.Errorf("unmarshal field health_problems: %w", err)
+				}
+			}
+		case agent.FieldDiskFree:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field disk_free", values[i])
+			} else if value.Valid {
+				_m.DiskFree = value.Int64
+			}
 		case agent.FieldFirstContact:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field first_contact", values[i])
@@ -235,6 +255,12 @@ func (_m *Agent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("schedulable=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Schedulable))
+	builder.WriteString(", ")
+	builder.WriteString("health_problems=")
+	builder.WriteString(fmt.Sprintf("%v", _m.HealthProblems))
+	builder.WriteString(", ")
+	builder.WriteString("disk_free=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DiskFree))
 	builder.WriteString(", ")
 	builder.WriteString("first_contact=")
 	builder.WriteString(_m.FirstContact.Format(time.ANSIC))

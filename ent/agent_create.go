@@ -145,6 +145,26 @@ func (_c *AgentCreate) SetNillableSchedulable(v *bool) *AgentCreate {
 	return _c
 }
 
+// SetHealthProblems sets the "health_problems" field.
+func (_c *AgentCreate) SetHealthProblems(v []string) *AgentCreate {
+	_c.mutation.SetHealthProblems(v)
+	return _c
+}
+
+// SetDiskFree sets the "disk_free" field.
+func (_c *AgentCreate) SetDiskFree(v int64) *AgentCreate {
+	_c.mutation.SetDiskFree(v)
+	return _c
+}
+
+// SetNillableDiskFree sets the "disk_free" field if the given value is not nil.
+func (_c *AgentCreate) SetNillableDiskFree(v *int64) *AgentCreate {
+	if v != nil {
+		_c.SetDiskFree(*v)
+	}
+	return _c
+}
+
 // SetFirstContact sets the "first_contact" field.
 func (_c *AgentCreate) SetFirstContact(v time.Time) *AgentCreate {
 	_c.mutation.SetFirstContact(v)
@@ -242,6 +262,10 @@ func (_c *AgentCreate) defaults() {
 		v := agent.DefaultSchedulable
 		_c.mutation.SetSchedulable(v)
 	}
+	if _, ok := _c.mutation.DiskFree(); !ok {
+		v := agent.DefaultDiskFree
+		_c.mutation.SetDiskFree(v)
+	}
 	if _, ok := _c.mutation.FirstContact(); !ok {
 		v := agent.DefaultFirstContact()
 		_c.mutation.SetFirstContact(v)
@@ -279,6 +303,9 @@ func (_c *AgentCreate) check() error {
 	}
 	if _, ok := _c.mutation.Schedulable(); !ok {
 		return &ValidationError{Name: "schedulable", err: errors.New(`ent: missing required field "Agent.schedulable"`)}
+	}
+	if _, ok := _c.mutation.DiskFree(); !ok {
+		return &ValidationError{Name: "disk_free", err: errors.New(`ent: missing required field "Agent.disk_free"`)}
 	}
 	if _, ok := _c.mutation.FirstContact(); !ok {
 		return &ValidationError{Name: "first_contact", err: errors.New(`ent: missing required field "Agent.first_contact"`)}
@@ -370,6 +397,14 @@ func (_c *AgentCreate) createSpec() (*Agent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Schedulable(); ok {
 		_spec.SetField(agent.FieldSchedulable, field.TypeBool, value)
 		_node.Schedulable = value
+	}
+	if value, ok := _c.mutation.HealthProblems(); ok {
+		_spec.SetField(agent.FieldHealthProblems, field.TypeJSON, value)
+		_node.HealthProblems = value
+	}
+	if value, ok := _c.mutation.DiskFree(); ok {
+		_spec.SetField(agent.FieldDiskFree, field.TypeInt64, value)
+		_node.DiskFree = value
 	}
 	if value, ok := _c.mutation.FirstContact(); ok {
 		_spec.SetField(agent.FieldFirstContact, field.TypeTime, value)
@@ -584,6 +619,42 @@ func (u *AgentUpsert) SetSchedulable(v bool) *AgentUpsert {
 // UpdateSchedulable sets the "schedulable" field to the value that was provided on create.
 func (u *AgentUpsert) UpdateSchedulable() *AgentUpsert {
 	u.SetExcluded(agent.FieldSchedulable)
+	return u
+}
+
+// SetHealthProblems sets the "health_problems" field.
+func (u *AgentUpsert) SetHealthProblems(v []string) *AgentUpsert {
+	u.Set(agent.FieldHealthProblems, v)
+	return u
+}
+
+// UpdateHealthProblems sets the "health_problems" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateHealthProblems() *AgentUpsert {
+	u.SetExcluded(agent.FieldHealthProblems)
+	return u
+}
+
+// ClearHealthProblems clears the value of the "health_problems" field.
+func (u *AgentUpsert) ClearHealthProblems() *AgentUpsert {
+	u.SetNull(agent.FieldHealthProblems)
+	return u
+}
+
+// SetDiskFree sets the "disk_free" field.
+func (u *AgentUpsert) SetDiskFree(v int64) *AgentUpsert {
+	u.Set(agent.FieldDiskFree, v)
+	return u
+}
+
+// UpdateDiskFree sets the "disk_free" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateDiskFree() *AgentUpsert {
+	u.SetExcluded(agent.FieldDiskFree)
+	return u
+}
+
+// AddDiskFree adds v to the "disk_free" field.
+func (u *AgentUpsert) AddDiskFree(v int64) *AgentUpsert {
+	u.Add(agent.FieldDiskFree, v)
 	return u
 }
 
@@ -829,6 +900,48 @@ func (u *AgentUpsertOne) SetSchedulable(v bool) *AgentUpsertOne {
 func (u *AgentUpsertOne) UpdateSchedulable() *AgentUpsertOne {
 	return u.Update(func(s *AgentUpsert) {
 		s.UpdateSchedulable()
+	})
+}
+
+// SetHealthProblems sets the "health_problems" field.
+func (u *AgentUpsertOne) SetHealthProblems(v []string) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetHealthProblems(v)
+	})
+}
+
+// UpdateHealthProblems sets the "health_problems" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateHealthProblems() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateHealthProblems()
+	})
+}
+
+// ClearHealthProblems clears the value of the "health_problems" field.
+func (u *AgentUpsertOne) ClearHealthProblems() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearHealthProblems()
+	})
+}
+
+// SetDiskFree sets the "disk_free" field.
+func (u *AgentUpsertOne) SetDiskFree(v int64) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetDiskFree(v)
+	})
+}
+
+// AddDiskFree adds v to the "disk_free" field.
+func (u *AgentUpsertOne) AddDiskFree(v int64) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.AddDiskFree(v)
+	})
+}
+
+// UpdateDiskFree sets the "disk_free" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateDiskFree() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateDiskFree()
 	})
 }
 
@@ -1243,6 +1356,48 @@ func (u *AgentUpsertBulk) SetSchedulable(v bool) *AgentUpsertBulk {
 func (u *AgentUpsertBulk) UpdateSchedulable() *AgentUpsertBulk {
 	return u.Update(func(s *AgentUpsert) {
 		s.UpdateSchedulable()
+	})
+}
+
+// SetHealthProblems sets the "health_problems" field.
+func (u *AgentUpsertBulk) SetHealthProblems(v []string) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetHealthProblems(v)
+	})
+}
+
+// UpdateHealthProblems sets the "health_problems" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateHealthProblems() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateHealthProblems()
+	})
+}
+
+// ClearHealthProblems clears the value of the "health_problems" field.
+func (u *AgentUpsertBulk) ClearHealthProblems() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.ClearHealthProblems()
+	})
+}
+
+// SetDiskFree sets the "disk_free" field.
+func (u *AgentUpsertBulk) SetDiskFree(v int64) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetDiskFree(v)
+	})
+}
+
+// AddDiskFree adds v to the "disk_free" field.
+func (u *AgentUpsertBulk) AddDiskFree(v int64) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.AddDiskFree(v)
+	})
+}
+
+// UpdateDiskFree sets the "disk_free" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateDiskFree() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateDiskFree()
 	})
 }
 

@@ -188,6 +188,45 @@ func (_u *AgentUpdate) SetNillableSchedulable(v *bool) *AgentUpdate {
 	return _u
 }
 
+// SetHealthProblems sets the "health_problems" field.
+func (_u *AgentUpdate) SetHealthProblems(v []string) *AgentUpdate {
+	_u.mutation.SetHealthProblems(v)
+	return _u
+}
+
+// AppendHealthProblems appends value to the "health_problems" field.
+func (_u *AgentUpdate) AppendHealthProblems(v []string) *AgentUpdate {
+	_u.mutation.AppendHealthProblems(v)
+	return _u
+}
+
+// ClearHealthProblems clears the value of the "health_problems" field.
+func (_u *AgentUpdate) ClearHealthProblems() *AgentUpdate {
+	_u.mutation.ClearHealthProblems()
+	return _u
+}
+
+// SetDiskFree sets the "disk_free" field.
+func (_u *AgentUpdate) SetDiskFree(v int64) *AgentUpdate {
+	_u.mutation.ResetDiskFree()
+	_u.mutation.SetDiskFree(v)
+	return _u
+}
+
+// SetNillableDiskFree sets the "disk_free" field if the given value is not nil.
+func (_u *AgentUpdate) SetNillableDiskFree(v *int64) *AgentUpdate {
+	if v != nil {
+		_u.SetDiskFree(*v)
+	}
+	return _u
+}
+
+// AddDiskFree adds value to the "disk_free" field.
+func (_u *AgentUpdate) AddDiskFree(v int64) *AgentUpdate {
+	_u.mutation.AddDiskFree(v)
+	return _u
+}
+
 // SetLastHeartbeat sets the "last_heartbeat" field.
 func (_u *AgentUpdate) SetLastHeartbeat(v time.Time) *AgentUpdate {
 	_u.mutation.SetLastHeartbeat(v)
@@ -316,6 +355,23 @@ func (_u *AgentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Schedulable(); ok {
 		_spec.SetField(agent.FieldSchedulable, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.HealthProblems(); ok {
+		_spec.SetField(agent.FieldHealthProblems, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedHealthProblems(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldHealthProblems, value)
+		})
+	}
+	if _u.mutation.HealthProblemsCleared() {
+		_spec.ClearField(agent.FieldHealthProblems, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.DiskFree(); ok {
+		_spec.SetField(agent.FieldDiskFree, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedDiskFree(); ok {
+		_spec.AddField(agent.FieldDiskFree, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.LastHeartbeat(); ok {
 		_spec.SetField(agent.FieldLastHeartbeat, field.TypeTime, value)
@@ -500,6 +556,45 @@ func (_u *AgentUpdateOne) SetNillableSchedulable(v *bool) *AgentUpdateOne {
 	return _u
 }
 
+// SetHealthProblems sets the "health_problems" field.
+func (_u *AgentUpdateOne) SetHealthProblems(v []string) *AgentUpdateOne {
+	_u.mutation.SetHealthProblems(v)
+	return _u
+}
+
+// AppendHealthProblems appends value to the "health_problems" field.
+func (_u *AgentUpdateOne) AppendHealthProblems(v []string) *AgentUpdateOne {
+	_u.mutation.AppendHealthProblems(v)
+	return _u
+}
+
+// ClearHealthProblems clears the value of the "health_problems" field.
+func (_u *AgentUpdateOne) ClearHealthProblems() *AgentUpdateOne {
+	_u.mutation.ClearHealthProblems()
+	return _u
+}
+
+// SetDiskFree sets the "disk_free" field.
+func (_u *AgentUpdateOne) SetDiskFree(v int64) *AgentUpdateOne {
+	_u.mutation.ResetDiskFree()
+	_u.mutation.SetDiskFree(v)
+	return _u
+}
+
+// SetNillableDiskFree sets the "disk_free" field if the given value is not nil.
+func (_u *AgentUpdateOne) SetNillableDiskFree(v *int64) *AgentUpdateOne {
+	if v != nil {
+		_u.SetDiskFree(*v)
+	}
+	return _u
+}
+
+// AddDiskFree adds value to the "disk_free" field.
+func (_u *AgentUpdateOne) AddDiskFree(v int64) *AgentUpdateOne {
+	_u.mutation.AddDiskFree(v)
+	return _u
+}
+
 // SetLastHeartbeat sets the "last_heartbeat" field.
 func (_u *AgentUpdateOne) SetLastHeartbeat(v time.Time) *AgentUpdateOne {
 	_u.mutation.SetLastHeartbeat(v)
@@ -658,6 +753,23 @@ func (_u *AgentUpdateOne) sqlSave(ctx context.Context) (_node *Agent, err error)
 	}
 	if value, ok := _u.mutation.Schedulable(); ok {
 		_spec.SetField(agent.FieldSchedulable, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.HealthProblems(); ok {
+		_spec.SetField(agent.FieldHealthProblems, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedHealthProblems(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldHealthProblems, value)
+		})
+	}
+	if _u.mutation.HealthProblemsCleared() {
+		_spec.ClearField(agent.FieldHealthProblems, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.DiskFree(); ok {
+		_spec.SetField(agent.FieldDiskFree, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedDiskFree(); ok {
+		_spec.AddField(agent.FieldDiskFree, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.LastHeartbeat(); ok {
 		_spec.SetField(agent.FieldLastHeartbeat, field.TypeTime, value)

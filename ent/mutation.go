@@ -45,28 +45,32 @@ const (
 // AgentMutation represents an operation that mutates the Agent nodes in the graph.
 type AgentMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *string
-	status          *agent.Status
-	status_info     *string
-	addr            *string
-	region          *string
-	scaling_group   *string
-	version         *string
-	available_slots *map[string]float64
-	occupied_slots  *map[string]float64
-	images          *[]string
-	appendimages    []string
-	devices         *[]map[string]interface{}
-	appenddevices   []map[string]interface{}
-	schedulable     *bool
-	first_contact   *time.Time
-	last_heartbeat  *time.Time
-	clearedFields   map[string]struct{}
-	done            bool
-	oldValue        func(context.Context) (*Agent, error)
-	predicates      []predicate.Agent
+	op                    Op
+	typ                   string
+	id                    *string
+	status                *agent.Status
+	status_info           *string
+	addr                  *string
+	region                *string
+	scaling_group         *string
+	version               *string
+	available_slots       *map[string]float64
+	occupied_slots        *map[string]float64
+	images                *[]string
+	appendimages          []string
+	devices               *[]map[string]interface{}
+	appenddevices         []map[string]interface{}
+	schedulable           *bool
+	health_problems       *[]string
+	appendhealth_problems []string
+	disk_free             *int64
+	adddisk_free          *int64
+	first_contact         *time.Time
+	last_heartbeat        *time.Time
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*Agent, error)
+	predicates            []predicate.Agent
 }
 
 var _ ent.Mutation = (*AgentMutation)(nil)
@@ -653,6 +657,127 @@ func (m *AgentMutation) ResetSchedulable() {
 	m.schedulable = nil
 }
 
+// SetHealthProblems sets the "health_problems" field.
+func (m *AgentMutation) SetHealthProblems(s []string) {
+	m.health_problems = &s
+	m.appendhealth_problems = nil
+}
+
+// HealthProblems returns the value of the "health_problems" field in the mutation.
+func (m *AgentMutation) HealthProblems() (r []string, exists bool) {
+	v := m.health_problems
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHealthProblems returns the old "health_problems" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldHealthProblems(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHealthProblems is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHealthProblems requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHealthProblems: %w", err)
+	}
+	return oldValue.HealthProblems, nil
+}
+
+// AppendHealthProblems adds s to the "health_problems" field.
+func (m *AgentMutation) AppendHealthProblems(s []string) {
+	m.appendhealth_problems = append(m.appendhealth_problems, s...)
+}
+
+// AppendedHealthProblems returns the list of values that were appended to the "health_problems" field in this mutation.
+func (m *AgentMutation) AppendedHealthProblems() ([]string, bool) {
+	if len(m.appendhealth_problems) == 0 {
+		return nil, false
+	}
+	return m.appendhealth_problems, true
+}
+
+// ClearHealthProblems clears the value of the "health_problems" field.
+func (m *AgentMutation) ClearHealthProblems() {
+	m.health_problems = nil
+	m.appendhealth_problems = nil
+	m.clearedFields[agent.FieldHealthProblems] = struct{}{}
+}
+
+// HealthProblemsCleared returns if the "health_problems" field was cleared in this mutation.
+func (m *AgentMutation) HealthProblemsCleared() bool {
+	_, ok := m.clearedFields[agent.FieldHealthProblems]
+	return ok
+}
+
+// ResetHealthProblems resets all changes to the "health_problems" field.
+func (m *AgentMutation) ResetHealthProblems() {
+	m.health_problems = nil
+	m.appendhealth_problems = nil
+	delete(m.clearedFields, agent.FieldHealthProblems)
+}
+
+// SetDiskFree sets the "disk_free" field.
+func (m *AgentMutation) SetDiskFree(i int64) {
+	m.disk_free = &i
+	m.adddisk_free = nil
+}
+
+// DiskFree returns the value of the "disk_free" field in the mutation.
+func (m *AgentMutation) DiskFree() (r int64, exists bool) {
+	v := m.disk_free
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiskFree returns the old "disk_free" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldDiskFree(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiskFree is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiskFree requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiskFree: %w", err)
+	}
+	return oldValue.DiskFree, nil
+}
+
+// AddDiskFree adds i to the "disk_free" field.
+func (m *AgentMutation) AddDiskFree(i int64) {
+	if m.adddisk_free != nil {
+		*m.adddisk_free += i
+	} else {
+		m.adddisk_free = &i
+	}
+}
+
+// AddedDiskFree returns the value that was added to the "disk_free" field in this mutation.
+func (m *AgentMutation) AddedDiskFree() (r int64, exists bool) {
+	v := m.adddisk_free
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiskFree resets all changes to the "disk_free" field.
+func (m *AgentMutation) ResetDiskFree() {
+	m.disk_free = nil
+	m.adddisk_free = nil
+}
+
 // SetFirstContact sets the "first_contact" field.
 func (m *AgentMutation) SetFirstContact(t time.Time) {
 	m.first_contact = &t
@@ -759,7 +884,7 @@ func (m *AgentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.status != nil {
 		fields = append(fields, agent.FieldStatus)
 	}
@@ -792,6 +917,12 @@ func (m *AgentMutation) Fields() []string {
 	}
 	if m.schedulable != nil {
 		fields = append(fields, agent.FieldSchedulable)
+	}
+	if m.health_problems != nil {
+		fields = append(fields, agent.FieldHealthProblems)
+	}
+	if m.disk_free != nil {
+		fields = append(fields, agent.FieldDiskFree)
 	}
 	if m.first_contact != nil {
 		fields = append(fields, agent.FieldFirstContact)
@@ -829,6 +960,10 @@ func (m *AgentMutation) Field(name string) (ent.Value, bool) {
 		return m.Devices()
 	case agent.FieldSchedulable:
 		return m.Schedulable()
+	case agent.FieldHealthProblems:
+		return m.HealthProblems()
+	case agent.FieldDiskFree:
+		return m.DiskFree()
 	case agent.FieldFirstContact:
 		return m.FirstContact()
 	case agent.FieldLastHeartbeat:
@@ -864,6 +999,10 @@ func (m *AgentMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldDevices(ctx)
 	case agent.FieldSchedulable:
 		return m.OldSchedulable(ctx)
+	case agent.FieldHealthProblems:
+		return m.OldHealthProblems(ctx)
+	case agent.FieldDiskFree:
+		return m.OldDiskFree(ctx)
 	case agent.FieldFirstContact:
 		return m.OldFirstContact(ctx)
 	case agent.FieldLastHeartbeat:
@@ -954,6 +1093,20 @@ func (m *AgentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSchedulable(v)
 		return nil
+	case agent.FieldHealthProblems:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHealthProblems(v)
+		return nil
+	case agent.FieldDiskFree:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiskFree(v)
+		return nil
 	case agent.FieldFirstContact:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -975,13 +1128,21 @@ func (m *AgentMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *AgentMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.adddisk_free != nil {
+		fields = append(fields, agent.FieldDiskFree)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *AgentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case agent.FieldDiskFree:
+		return m.AddedDiskFree()
+	}
 	return nil, false
 }
 
@@ -990,6 +1151,13 @@ func (m *AgentMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *AgentMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case agent.FieldDiskFree:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiskFree(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Agent numeric field %s", name)
 }
@@ -1009,6 +1177,9 @@ func (m *AgentMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(agent.FieldDevices) {
 		fields = append(fields, agent.FieldDevices)
+	}
+	if m.FieldCleared(agent.FieldHealthProblems) {
+		fields = append(fields, agent.FieldHealthProblems)
 	}
 	return fields
 }
@@ -1035,6 +1206,9 @@ func (m *AgentMutation) ClearField(name string) error {
 		return nil
 	case agent.FieldDevices:
 		m.ClearDevices()
+		return nil
+	case agent.FieldHealthProblems:
+		m.ClearHealthProblems()
 		return nil
 	}
 	return fmt.Errorf("unknown Agent nullable field %s", name)
@@ -1076,6 +1250,12 @@ func (m *AgentMutation) ResetField(name string) error {
 		return nil
 	case agent.FieldSchedulable:
 		m.ResetSchedulable()
+		return nil
+	case agent.FieldHealthProblems:
+		m.ResetHealthProblems()
+		return nil
+	case agent.FieldDiskFree:
+		m.ResetDiskFree()
 		return nil
 	case agent.FieldFirstContact:
 		m.ResetFirstContact()

@@ -47,12 +47,16 @@ func init() {
 	agentDescSchedulable := agentFields[11].Descriptor()
 	// agent.DefaultSchedulable holds the default value on creation for the schedulable field.
 	agent.DefaultSchedulable = agentDescSchedulable.Default.(bool)
+	// agentDescDiskFree is the schema descriptor for disk_free field.
+	agentDescDiskFree := agentFields[13].Descriptor()
+	// agent.DefaultDiskFree holds the default value on creation for the disk_free field.
+	agent.DefaultDiskFree = agentDescDiskFree.Default.(int64)
 	// agentDescFirstContact is the schema descriptor for first_contact field.
-	agentDescFirstContact := agentFields[12].Descriptor()
+	agentDescFirstContact := agentFields[14].Descriptor()
 	// agent.DefaultFirstContact holds the default value on creation for the first_contact field.
 	agent.DefaultFirstContact = agentDescFirstContact.Default.(func() time.Time)
 	// agentDescLastHeartbeat is the schema descriptor for last_heartbeat field.
-	agentDescLastHeartbeat := agentFields[13].Descriptor()
+	agentDescLastHeartbeat := agentFields[15].Descriptor()
 	// agent.DefaultLastHeartbeat holds the default value on creation for the last_heartbeat field.
 	agent.DefaultLastHeartbeat = agentDescLastHeartbeat.Default.(func() time.Time)
 	// agentDescID is the schema descriptor for id field.

@@ -34,6 +34,7 @@ const (
 	DefaultContainerGID      = 1000
 	DefaultPidsLimit         = 512
 	DefaultListenAddr        = "127.0.0.1:6001"
+	DefaultMinFreeDisk       = 1 << 30
 )
 
 // Config configures one agent.
@@ -63,6 +64,9 @@ type Config struct {
 	// as environment variables only, so tests can cover GPU placement on
 	// machines without GPUs.
 	FakeGPUs string
+	// MinFreeDisk is the free space the data directory needs for the agent
+	// to call itself healthy (default 1 GiB).
+	MinFreeDisk int64
 	// MetricsListen, when set, serves GET /metrics without authentication
 	// on this address (the control port serves it only with the cluster
 	// secret, like everything there).
@@ -101,6 +105,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.PidsLimit == 0 {
 		c.PidsLimit = DefaultPidsLimit
+	}
+	if c.MinFreeDisk == 0 {
+		c.MinFreeDisk = DefaultMinFreeDisk
 	}
 	c.ManagerURL = strings.TrimRight(c.ManagerURL, "/")
 	c.AdvertiseURL = strings.TrimRight(c.AdvertiseURL, "/")

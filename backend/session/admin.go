@@ -43,7 +43,7 @@ func (s *Service) Agents(ctx context.Context) ([]apitypes.AgentInfo, error) {
 		out = append(out, apitypes.AgentInfo{ID: a.ID, Status: string(a.Status), StatusInfo: a.StatusInfo, Addr: a.Addr,
 			Region: a.Region, ScalingGroup: a.ScalingGroup, Schedulable: a.Schedulable, Version: a.Version,
 			AvailableSlots: resource.Slots(a.AvailableSlots).ToJSON(), OccupiedSlots: occ[a.ID].ToJSON(),
-			Devices: devs, Images: a.Images, Sessions: count[a.ID], FirstContact: a.FirstContact, LastHeartbeat: a.LastHeartbeat})
+			Devices: devs, HealthProblems: nonNil(a.HealthProblems), DiskFreeBytes: a.DiskFree, Images: a.Images, Sessions: count[a.ID], FirstContact: a.FirstContact, LastHeartbeat: a.LastHeartbeat})
 	}
 	return out, nil
 }
@@ -264,4 +264,11 @@ func (s *Service) SetKeyPairPolicy(ctx context.Context, accessKey, policy string
 	s.polCache = nil
 	s.polMu.Unlock()
 	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

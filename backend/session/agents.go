@@ -81,6 +81,11 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 		devices = append(devices, map[string]any{"index": d.Index, "uuid": d.UUID, "model": d.Model,
 			"memoryBytes": d.MemoryBytes, "source": d.Source})
 	}
+	problems, diskFree := []string{}, int64(0)
+	if hb.Health != nil {
+		problems = append(problems, hb.Health.Problems...)
+		diskFree = hb.Health.DiskFreeBytes
+	}
 	now := time.Now()
 	prev, err := s.st.Agent.Get(ctx, hb.AgentID)
 	if err != nil && !ent.IsNotFound(err) {
@@ -95,7 +100,8 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 	if prev == nil {
 		c := s.st.Agent.Create().SetID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).
 			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
-			SetAvailableSlots(hb.Capacity).SetDevices(devices).SetLastHeartbeat(now)
+			SetAvailableSlots(hb.Capacity).SetDevices(devices).SetLastHeartbeat(now).
+			SetHealthProblems(problems).SetDiskFree(diskFree)
 		if names != nil {
 			c.SetImages(names)
 		}
@@ -104,7 +110,8 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 	if prev != nil || ent.IsConstraintError(err) {
 		u := s.st.Agent.UpdateOneID(hb.AgentID).SetAddr(hb.Addr).SetStatus(agent.StatusALIVE).SetStatusInfo("").
 			SetRegion(hb.Region).SetScalingGroup(hb.ScalingGroup).SetVersion(hb.Version).
-			SetAvailableSlots(hb.Capacity).SetDevices(devices).SetLastHeartbeat(now)
+			SetAvailableSlots(hb.Capacity).SetDevices(devices).SetLastHeartbeat(now).
+			SetHealthProblems(problems).SetDiskFree(diskFree)
 		if names != nil {
 			u.SetImages(names)
 		}
@@ -136,7 +143,11 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 		s.beats.remember(hb.AgentID, sum)
 	}
 	s.recordStatsAsync(hb)
-	if !wasAlive || prev.AvailableSlots == nil || !sameSlots(prev.AvailableSlots, hb.Capacity) {
+	if len(problems) > 0 && (prev == nil || len(prev.HealthProblems) == 0) {
+		s.log.Warn("agent unhealthy: no new sessions go to it", "agent_id", hb.AgentID, "problems", problems)
+	}
+	if !wasAlive || prev.AvailableSlots == nil || !sameSlots(prev.AvailableSlots, hb.Capacity) ||
+		len(prev.HealthProblems) != len(problems) {
 		s.invalidateCapacities()
 		s.Kick()
 	}
@@ -194,6 +205,14 @@ func heartbeatSum(hb aproto.Heartbeat) string {
 		b = append(b, k.ContainerID...)
 		b = strconv.AppendBool(b, k.Running)
 		b = append(b, 0)
+	}
+	if h := hb.Health; h != nil {
+		for _, p := range h.Problems {
+			b = append(b, p...)
+			b = append(b, 0)
+		}
+		// Free space moves all the time: record it when it moved by a GiB.
+		b = strconv.AppendInt(b, h.DiskFreeBytes>>30, 10)
 	}
 	for _, d := range hb.Devices {
 		b = strconv.AppendInt(b, int64(d.Index), 10)

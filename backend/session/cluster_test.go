@@ -597,3 +597,34 @@ func TestReplicas(t *testing.T) {
 		t.Errorf("m2 after m1 stopped: %d %s", r.Status, r.Body)
 	}
 }
+
+// An agent that reports a problem (here: its data directory has less free
+// space than it needs) keeps registered but gets no new sessions; the
+// admin API and CLI show why.
+func TestUnhealthyAgent(t *testing.T) {
+	s := newManager(t, "")
+	s.StartAgent(t, servertest.AgentOptions{ID: "sick", MaxCPU: 2, MinFreeDisk: 1 << 60})
+	waitAgents(t, s, "sick")
+	var got struct {
+		Agents []struct {
+			ID       string   `json:"id"`
+			Problems []string `json:"health_problems"`
+			DiskFree int64    `json:"disk_free_bytes"`
+		} `json:"agents"`
+	}
+	admin(t, s, "GET", "/agents", nil).JSON(t, &got)
+	if len(got.Agents) != 1 || len(got.Agents[0].Problems) != 1 || !strings.Contains(got.Agents[0].Problems[0], "free in the data directory") || got.Agents[0].DiskFree <= 0 {
+		t.Fatalf("unhealthy agent: %+v", got)
+	}
+	mustCreate(t, s, "nowhere", map[string]any{"enqueueOnly": true})
+	waitFor(t, s, "nowhere", 5*time.Second, "an explanation", func(i sessInfo) bool { return i.StatusInfo != "" })
+	if i := info(t, s, "nowhere"); i.Status != "PENDING" {
+		t.Fatalf("session placed on an unhealthy agent: %+v", i)
+	}
+	// A healthy agent takes it.
+	s.StartAgent(t, servertest.AgentOptions{ID: "well", MaxCPU: 2})
+	got2 := waitFor(t, s, "nowhere", 10*time.Second, "RUNNING", func(i sessInfo) bool { return i.Status == "RUNNING" })
+	if got2.Agent != "well" {
+		t.Errorf("placed on %s", got2.Agent)
+	}
+}

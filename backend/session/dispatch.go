@@ -108,7 +108,7 @@ func (s *Service) planRound(ctx context.Context) ([]start, error) {
 	addr := map[string]string{}
 	for _, a := range ags {
 		snap.Agents = append(snap.Agents, scheduler.Agent{ID: a.ID, ScalingGroup: a.ScalingGroup, Available: a.AvailableSlots,
-			Occupied: occ[a.ID], Images: a.Images, Schedulable: a.Schedulable})
+			Occupied: occ[a.ID], Images: a.Images, Schedulable: a.Schedulable && len(a.HealthProblems) == 0})
 		addr[a.ID] = a.Addr
 	}
 	byID := map[string]*ent.Session{}

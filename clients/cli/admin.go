@@ -84,8 +84,12 @@ func (a *app) adminAgents() *cobra.Command {
 			fmt.Fprintln(tw, "ID\tSTATUS\tGROUP\tSESSIONS\tOCCUPIED\tCAPACITY\tGPUS\tADDR")
 			for _, ag := range ags {
 				st := ag.Status
-				if !ag.Schedulable && st == "ALIVE" {
+				switch {
+				case st != "ALIVE":
+				case !ag.Schedulable:
 					st = "ALIVE (drained)"
+				case len(ag.HealthProblems) > 0:
+					st = "ALIVE (unhealthy: " + ag.HealthProblems[0] + ")"
 				}
 				var gpus []string
 				for _, d := range ag.Devices {

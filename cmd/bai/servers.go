@@ -91,6 +91,7 @@ type agentFlags struct {
 	maxCPU                                   float64
 	maxMem                                   string
 	metricsListen                            string
+	minFreeDisk                              string
 }
 
 func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float64) {
@@ -105,6 +106,7 @@ func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float6
 	cmd.Flags().StringVar(&a.id, "agent-id", os.Getenv("BAI_AGENT_ID"), "agent id (default: generated once and kept in the data directory)")
 	cmd.Flags().StringVar(&a.sg, "scaling-group", "default", "scaling group of this agent")
 	cmd.Flags().DurationVar(&a.heartbeat, "heartbeat", 3*time.Second, "heartbeat interval")
+	cmd.Flags().StringVar(&a.minFreeDisk, "min-free-disk", "1g", "free space the data directory needs; below it the agent reports itself unhealthy and gets no new sessions")
 	cmd.Flags().StringVar(&a.metricsListen, "metrics-listen", os.Getenv("BAI_AGENT_METRICS_LISTEN"), "also serve GET /metrics without authentication on this address, for Prometheus (the control port serves it only with the cluster secret)")
 	cmd.Flags().Float64Var(&a.maxCPU, "max-cpu", 0, "offer at most this many cpu slots to sessions (0: what the host has)")
 	cmd.Flags().StringVar(&a.maxMem, "max-mem", "", "offer at most this much memory to sessions, e.g. 8g (empty: what the host has)")
@@ -140,6 +142,10 @@ func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, e
 	if err != nil {
 		return agent.Config{}, err
 	}
+	minFree, err := resource.ParseBytes(a.minFreeDisk)
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("--min-free-disk: %w", err)
+	}
 	var maxMem int64
 	if a.maxMem != "" {
 		if maxMem, err = resource.ParseBytes(a.maxMem); err != nil {
@@ -148,7 +154,7 @@ func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, e
 	}
 	return agent.Config{ID: a.id, ListenAddr: a.listen, ManagerURL: managerURL, ClusterSecret: secret,
 		DataDir: dd, RunnerPath: abs, KernelLibDir: kernelLib, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit, FakeGPUs: a.fakeGPUs,
-		MaxCPU: a.maxCPU, MaxMem: maxMem, MetricsListen: a.metricsListen}, nil
+		MaxCPU: a.maxCPU, MaxMem: maxMem, MetricsListen: a.metricsListen, MinFreeDisk: minFree}, nil
 }
 
 func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {

@@ -201,6 +201,8 @@ type AgentInfo struct {
 	AvailableSlots map[string]string `json:"available_slots"`
 	OccupiedSlots  map[string]string `json:"occupied_slots"`
 	Devices        []map[string]any  `json:"devices"`
+	HealthProblems []string          `json:"health_problems"` // empty: healthy
+	DiskFreeBytes  int64             `json:"disk_free_bytes"`
 	Images         []string          `json:"images"`
 	Sessions       int               `json:"sessions"`
 	FirstContact   time.Time         `json:"first_contact"`

@@ -75,6 +75,13 @@ type Device struct {
 	Source      string `json:"source"`      // where the agent found it: "nvml", or "fake" in tests
 }
 
+// Health is an agent's own view of whether it can run kernels. An agent
+// with problems keeps its sessions but is given no new ones.
+type Health struct {
+	Problems      []string `json:"problems,omitempty"` // empty: healthy
+	DiskFreeBytes int64    `json:"diskFreeBytes"`      // free space in the agent's data directory
+}
+
 // Heartbeat is what an agent sends every few seconds.
 type Heartbeat struct {
 	AgentID      string             `json:"agentId"`
@@ -92,6 +99,7 @@ type Heartbeat struct {
 	// Devices lists the accelerators behind the capacity's cuda.device
 	// slots; empty on hosts without GPUs.
 	Devices []Device `json:"devices,omitempty"`
+	Health  *Health  `json:"health,omitempty"`
 	// Seq numbers heartbeats on the stream; Ack asks the manager to answer
 	// this one even when it has nothing to say (on the stream, a heartbeat
 	// is answered only when the answer carries something, or when asked).

@@ -36,6 +36,10 @@ const (
 	FieldDevices = "devices"
 	// FieldSchedulable holds the string denoting the schedulable field in the database.
 	FieldSchedulable = "schedulable"
+	// FieldHealthProblems holds the string denoting the health_problems field in the database.
+	FieldHealthProblems = "health_problems"
+	// FieldDiskFree holds the string denoting the disk_free field in the database.
+	FieldDiskFree = "disk_free"
 	// FieldFirstContact holds the string denoting the first_contact field in the database.
 	FieldFirstContact = "first_contact"
 	// FieldLastHeartbeat holds the string denoting the last_heartbeat field in the database.
@@ -58,6 +62,8 @@ var Columns = []string{
 	FieldImages,
 	FieldDevices,
 	FieldSchedulable,
+	FieldHealthProblems,
+	FieldDiskFree,
 	FieldFirstContact,
 	FieldLastHeartbeat,
 }
@@ -85,6 +91,8 @@ var (
 	DefaultVersion string
 	// DefaultSchedulable holds the default value on creation for the "schedulable" field.
 	DefaultSchedulable bool
+	// DefaultDiskFree holds the default value on creation for the "disk_free" field.
+	DefaultDiskFree int64
 	// DefaultFirstContact holds the default value on creation for the "first_contact" field.
 	DefaultFirstContact func() time.Time
 	// DefaultLastHeartbeat holds the default value on creation for the "last_heartbeat" field.
@@ -161,6 +169,11 @@ func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 // BySchedulable orders the results by the schedulable field.
 func BySchedulable(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSchedulable, opts...).ToFunc()
+}
+
+// ByDiskFree orders the results by the disk_free field.
+func ByDiskFree(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDiskFree, opts...).ToFunc()
 }
 
 // ByFirstContact orders the results by the first_contact field.

@@ -94,6 +94,11 @@ func Schedulable(v bool) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldSchedulable, v))
 }
 
+// DiskFree applies equality check predicate on the "disk_free" field. It's identical to DiskFreeEQ.
+func DiskFree(v int64) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldDiskFree, v))
+}
+
 // FirstContact applies equality check predicate on the "first_contact" field. It's identical to FirstContactEQ.
 func FirstContact(v time.Time) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldFirstContact, v))
@@ -497,6 +502,56 @@ func SchedulableEQ(v bool) predicate.Agent {
 // SchedulableNEQ applies the NEQ predicate on the "schedulable" field.
 func SchedulableNEQ(v bool) predicate.Agent {
 	return predicate.Agent(sql.FieldNEQ(FieldSchedulable, v))
+}
+
+// HealthProblemsIsNil applies the IsNil predicate on the "health_problems" field.
+func HealthProblemsIsNil() predicate.Agent {
+	return predicate.Agent(sql.FieldIsNull(FieldHealthProblems))
+}
+
+// HealthProblemsNotNil applies the NotNil predicate on the "health_problems" field.
+func HealthProblemsNotNil() predicate.Agent {
+	return predicate.Agent(sql.FieldNotNull(FieldHealthProblems))
+}
+
+// DiskFreeEQ applies the EQ predicate on the "disk_free" field.
+func DiskFreeEQ(v int64) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldDiskFree, v))
+}
+
+// DiskFreeNEQ applies the NEQ predicate on the "disk_free" field.
+func DiskFreeNEQ(v int64) predicate.Agent {
+	return predicate.Agent(sql.FieldNEQ(FieldDiskFree, v))
+}
+
+// DiskFreeIn applies the In predicate on the "disk_free" field.
+func DiskFreeIn(vs ...int64) predicate.Agent {
+	return predicate.Agent(sql.FieldIn(FieldDiskFree, vs...))
+}
+
+// DiskFreeNotIn applies the NotIn predicate on the "disk_free" field.
+func DiskFreeNotIn(vs ...int64) predicate.Agent {
+	return predicate.Agent(sql.FieldNotIn(FieldDiskFree, vs...))
+}
+
+// DiskFreeGT applies the GT predicate on the "disk_free" field.
+func DiskFreeGT(v int64) predicate.Agent {
+	return predicate.Agent(sql.FieldGT(FieldDiskFree, v))
+}
+
+// DiskFreeGTE applies the GTE predicate on the "disk_free" field.
+func DiskFreeGTE(v int64) predicate.Agent {
+	return predicate.Agent(sql.FieldGTE(FieldDiskFree, v))
+}
+
+// DiskFreeLT applies the LT predicate on the "disk_free" field.
+func DiskFreeLT(v int64) predicate.Agent {
+	return predicate.Agent(sql.FieldLT(FieldDiskFree, v))
+}
+
+// DiskFreeLTE applies the LTE predicate on the "disk_free" field.
+func DiskFreeLTE(v int64) predicate.Agent {
+	return predicate.Agent(sql.FieldLTE(FieldDiskFree, v))
 }
 
 // FirstContactEQ applies the EQ predicate on the "first_contact" field.

@@ -22,6 +22,8 @@ var (
 		{Name: "images", Type: field.TypeJSON, Nullable: true},
 		{Name: "devices", Type: field.TypeJSON, Nullable: true},
 		{Name: "schedulable", Type: field.TypeBool, Default: true},
+		{Name: "health_problems", Type: field.TypeJSON, Nullable: true},
+		{Name: "disk_free", Type: field.TypeInt64, Default: 0},
 		{Name: "first_contact", Type: field.TypeTime},
 		{Name: "last_heartbeat", Type: field.TypeTime},
 	}

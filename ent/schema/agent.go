@@ -28,6 +28,11 @@ func (Agent) Fields() []ent.Field {
 		// schedulable is false while the agent is drained: it keeps its
 		// sessions but gets no new ones.
 		field.Bool("schedulable").Default(true),
+		// health_problems is what the agent reports wrong with itself
+		// (container runtime unreachable, disk nearly full); an agent
+		// with problems gets no new sessions.
+		field.JSON("health_problems", []string{}).Optional(),
+		field.Int64("disk_free").Default(0),
 		field.Time("first_contact").Default(time.Now).Immutable(),
 		field.Time("last_heartbeat").Default(time.Now),
 	}

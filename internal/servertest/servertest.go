@@ -77,6 +77,7 @@ type AgentOptions struct {
 	MaxCPU       float64
 	MaxMem       int64
 	FakeGPUs     string
+	MinFreeDisk  int64 // 0: the agent's default
 	// Managers is the comma-separated list of manager URLs (default: this
 	// manager).
 	Managers string
@@ -112,7 +113,7 @@ func (s *Server) StartAgent(t testing.TB, o AgentOptions) *Agent {
 		ID: id, ListenAddr: "127.0.0.1:0", ManagerURL: o.Managers, ClusterSecret: s.Cfg.ClusterSecret,
 		DataDir: filepath.Join(s.Dir, id), RunnerPath: RunnerBinary(t), Runtime: "process",
 		HeartbeatInterval: 200 * time.Millisecond, ScalingGroup: o.ScalingGroup, MaxCPU: o.MaxCPU, MaxMem: o.MaxMem,
-		FakeGPUs: o.FakeGPUs,
+		FakeGPUs: o.FakeGPUs, MinFreeDisk: o.MinFreeDisk,
 	}, s.log.With("component", "agent", "agent_id", id))
 	if err != nil {
 		t.Fatalf("start agent: %v", err)
