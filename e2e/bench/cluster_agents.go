@@ -245,7 +245,8 @@ func (f *fleet) beat(ctx context.Context, a *simAgent, first bool) error {
 	acked := a.acked
 	a.mu.Unlock()
 	hb := aproto.Heartbeat{AgentID: a.id, Addr: a.addr, Version: "bench", Region: "local", ScalingGroup: f.group,
-		Capacity: simCapacity, ImagesDigest: f.digest, Kernels: ks, First: first, Time: time.Now().UTC()}
+		Capacity: simCapacity, ImagesDigest: f.digest, Kernels: ks, First: first, Time: time.Now().UTC(),
+		Health: &aproto.Health{DiskFreeBytes: 100 << 30}}
 	if first || !acked {
 		hb.Images = f.images
 	}
