@@ -236,7 +236,7 @@ func heartbeatPhase(ctx context.Context, cc clusterConfig, bai, dir, pg string, 
 func heartbeatSize() int {
 	b, _ := json.Marshal(aproto.Heartbeat{AgentID: "sim-hb-0000", Addr: "http://127.0.0.1:40000", Version: "bench", Region: "local",
 		ScalingGroup: "default", Capacity: simCapacity, ImagesDigest: aproto.ImagesDigest(protoImages()), Seq: 1000,
-		Health: &aproto.Health{DiskFreeBytes: 100 << 30},
+		Health:  &aproto.Health{DiskFreeBytes: 100 << 30},
 		Kernels: []aproto.KernelState{}, Time: time.Now().UTC()})
 	return len(b)
 }
