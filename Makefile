@@ -10,9 +10,10 @@ LISTEN ?= 127.0.0.1:8081
 PG_DIR ?= /tmp/bai-pg
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 BENCH_FLAGS ?=
+FUZZTIME ?= 5s
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build run test test-unit test-e2e bench images docker postgres gen lint clean
+.PHONY: help build run test test-unit test-e2e bench fuzz images docker postgres gen lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +40,7 @@ run: build images ## run manager + agent (bai dev) on SQLite in $(DATA_DIR), the
 test: build images ## run every test: unit, API on SQLite and Postgres, e2e on real Docker
 	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
 	BAI_TEST_POSTGRES="$$dsn" go test $(GO_TEST_FLAGS) ./... && \
+	scripts/fuzz.sh $(FUZZTIME) && \
 	cd e2e && BAI_TEST_POSTGRES="$$dsn" BAI_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...
 
 test-unit: build ## run the root module's tests only (SQLite; Postgres too when BAI_TEST_POSTGRES is set)
@@ -51,6 +53,9 @@ test-e2e: build images ## run the end-to-end suite against the built binaries, r
 bench: build images ## measure start-up, execute latency, memory, heartbeat cost and placement rate next to their baselines (BENCH_FLAGS='-only cluster': the simulated-agent part alone)
 	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
 	cd e2e && BAI_BENCH_POSTGRES="$$dsn" BAI_BIN=$(CURDIR)/bin go run ./bench $(BENCH_FLAGS)
+
+fuzz: ## run every fuzz target for FUZZTIME (default 5s) each; make test does too
+	scripts/fuzz.sh $(FUZZTIME)
 
 gen: ## regenerate ent code from ent/schema
 	go generate ./ent

@@ -54,6 +54,11 @@ func ParseBytes(s string) (int64, error) {
 	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("bad size %q (use bytes or a suffix such as 512m or 4g): %w", s, errdefs.ErrInvalidArgument)
 	}
+	// Past 2^62 bytes (4 EiB) the conversion would overflow into a
+	// negative size, which must never reach a quota or capacity check.
+	if v*mult > 1<<62 {
+		return 0, fmt.Errorf("size %q is too large: %w", s, errdefs.ErrInvalidArgument)
+	}
 	return int64(v * mult), nil
 }
 
