@@ -168,3 +168,28 @@ func TestSchedulingLockAcrossStores(t *testing.T) {
 }
 
 func atomicAdd(p *int32, d int32) int32 { return atomic.AddInt32(p, d) }
+
+// TestSQLiteFileOwnerOnly: the database holds secret keys, so its file (and
+// the directory made for it) are created readable by the owner only.
+func TestSQLiteFileOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	p := filepath.Join(dir, "bai.db")
+	st, err := store.Open(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// The write-ahead log holds recent writes (new secret keys) too.
+	if _, err := st.User.Create().SetEmail("x@example.com").Save(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{p: 0o600, dir: 0o700, p + "-wal": 0o600, p + "-shm": 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %o, want %o", path, got, want)
+		}
+	}
+}
