@@ -166,3 +166,46 @@ func TestMemoryBombContained(t *testing.T) {
 		t.Errorf("session ended without a reason: %+v", si)
 	}
 }
+
+// TestFilesystemLimits: the image is read-only, and /tmp and /dev/shm are
+// size-capped: filling them fails with ENOSPC and the session stays usable.
+func TestFilesystemLimits(t *testing.T) {
+	t.Parallel()
+	c := st.shared.Client()
+	name, _ := newSession(t, c)
+	code := `
+import errno, os
+def try_write(path, size):
+    try:
+        with open(path, "wb") as f:
+            chunk = b"x" * (1 << 20)
+            for _ in range(size >> 20):
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+    finally:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+print("rootfs", try_write("/usr/local/planted", 1 << 20))
+print("etc", try_write("/etc/planted", 1 << 20))
+print("tmp-small", try_write("/tmp/small", 16 << 20))
+print("tmp-huge", try_write("/tmp/huge", 700 << 20))
+print("shm-huge", try_write("/dev/shm/huge", 128 << 20))
+print("home", try_write("/home/work/fine", 4 << 20))
+`
+	r := run(t, c, name, code)
+	out := r.Stdout()
+	for _, want := range []string{"rootfs EROFS", "etc EROFS", "tmp-small ok", "tmp-huge ENOSPC", "shm-huge ENOSPC", "home ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s%s", want, out, r.Stderr())
+		}
+	}
+	if r := run(t, c, name, "print(40 + 2)"); !strings.Contains(r.Stdout(), "42") {
+		t.Errorf("session unusable after filling /tmp: %+v", r)
+	}
+}

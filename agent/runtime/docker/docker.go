@@ -172,6 +172,18 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 		Init:        &useInit,
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges"},
+		// The image is not the session's to change: only /home/work (the
+		// scratch bind) and size-capped, memory-backed /tmp, /var/tmp and
+		// /dev/shm are writable, so code cannot plant files for later or
+		// fill the host's disk through the container's layer. exec: the
+		// compiled languages build and run their programs in /tmp (code
+		// may run what it writes in /home/work anyway).
+		ReadonlyRootfs: true,
+		Tmpfs: map[string]string{
+			"/tmp":     "rw,exec,nosuid,nodev,size=" + strconv.FormatInt(tmpfsSize(s.Memory), 10),
+			"/var/tmp": "rw,exec,nosuid,nodev,size=" + strconv.FormatInt(tmpfsSize(s.Memory), 10),
+		},
+		ShmSize: shmSize,
 		Resources: container.Resources{
 			NanoCPUs: int64(s.CPU * 1e9),
 			Memory:   s.Memory,
@@ -199,6 +211,20 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 		return "", wrap("create container "+s.Name, err)
 	}
 	return resp.ID, nil
+}
+
+// shmSize caps /dev/shm.
+const shmSize = 64 << 20
+
+// tmpfsSize caps /tmp and /var/tmp: half the session's memory (between 64
+// MiB and 4 GiB). Their pages count against the memory limit, so filling
+// one ends in ENOSPC for the writer, not in the kernel being OOM-killed.
+func tmpfsSize(memory int64) int64 {
+	n := memory / 2
+	if memory <= 0 || n > 4<<30 {
+		n = 4 << 30
+	}
+	return max(n, 64<<20)
 }
 
 // Start starts a container.
