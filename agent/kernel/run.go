@@ -42,7 +42,8 @@ const drainWait = 2 * time.Second
 // outEvent is one console item or one control status of a run, in order.
 type outEvent struct {
 	kind     string // console item type; "" for a control status
-	data     any    // item data (a string for stdout and stderr)
+	data     any    // item data (media); stdout and stderr text is in text
+	text     []byte // stdout or stderr text, appended to in place
 	status   string // control status
 	exitCode *int
 	options  map[string]any
@@ -60,9 +61,10 @@ type run struct {
 	id   string
 	mode string
 
-	events []outEvent
-	held   int           // bytes of console output in events
-	notify chan struct{} // closed (and replaced) when events change
+	events   []outEvent
+	held     int           // bytes of console output in events
+	dropping bool          // output past maxUnread is being dropped
+	notify   chan struct{} // closed (and replaced) when events change
 
 	runnerDone bool          // the runner has finished the run
 	doneCh     chan struct{} // closed when runnerDone turns true
@@ -81,18 +83,34 @@ func (r *run) signal() {
 	r.notify = make(chan struct{})
 }
 
+// maxUnread caps the output a run holds for clients that do not read it.
+// Past it, output is dropped (with one notice) until a client reads, so an
+// endless printer nobody watches cannot grow the agent's memory.
+const maxUnread = 16 << 20
+
 // item appends a console item, merging consecutive stdout or stderr text.
 func (r *run) item(kind string, data any) {
 	if r.timedOut || r.final != nil {
 		return
 	}
 	if s, ok := data.(string); ok && (kind == kproto.OpStdout || kind == kproto.OpStderr) {
+		if r.held >= maxUnread {
+			if !r.dropping {
+				r.dropping = true
+				kind, s = kproto.OpStderr, fmt.Sprintf("\n[bai] output dropped: more than %d MiB not yet read by any client\n", maxUnread>>20)
+			} else {
+				return
+			}
+		}
 		r.held += len(s)
-		if n := len(r.events); n > 0 && r.events[n-1].kind == kind {
-			r.events[n-1].data = r.events[n-1].data.(string) + s
+		if n := len(r.events); n > 0 && r.events[n-1].kind == kind && r.events[n-1].text != nil {
+			r.events[n-1].text = append(r.events[n-1].text, s...)
 			r.signal()
 			return
 		}
+		r.events = append(r.events, outEvent{kind: kind, text: append(make([]byte, 0, max(len(s), 256)), s...)})
+		r.signal()
+		return
 	}
 	r.events = append(r.events, outEvent{kind: kind, data: data})
 	r.signal()
@@ -132,11 +150,9 @@ func (r *run) take(force bool) (aproto.ExecuteResult, bool) {
 			res.Options = ev.options
 		}
 		r.events = r.events[i+1:]
-		r.held = 0
+		r.held, r.dropping = 0, false
 		for _, e := range r.events {
-			if s, ok := e.data.(string); ok {
-				r.held += len(s)
-			}
+			r.held += len(e.text)
 		}
 		if ev.final {
 			f := res
@@ -151,7 +167,7 @@ func (r *run) take(force bool) (aproto.ExecuteResult, bool) {
 	if force || r.held >= maxHeld {
 		res.Status = StatusContinued
 		res.Console = console(r.events)
-		r.events, r.held = nil, 0
+		r.events, r.held, r.dropping = nil, 0, false
 		return res, true
 	}
 	return res, false
@@ -160,6 +176,10 @@ func (r *run) take(force bool) (aproto.ExecuteResult, bool) {
 func console(evs []outEvent) [][2]any {
 	out := make([][2]any, 0, len(evs))
 	for _, ev := range evs {
+		if ev.text != nil {
+			out = append(out, [2]any{ev.kind, string(ev.text)})
+			continue
+		}
 		out = append(out, [2]any{ev.kind, ev.data})
 	}
 	return out
