@@ -209,3 +209,48 @@ print("home", try_write("/home/work/fine", 4 << 20))
 		t.Errorf("session unusable after filling /tmp: %+v", r)
 	}
 }
+
+// TestEndlessOutputCapped: a run printing without end while no client
+// reads is held to 16 MiB plus a notice; after an interrupt the session
+// answers at once.
+func TestEndlessOutputCapped(t *testing.T) {
+	t.Parallel()
+	c := st.shared.Client()
+	name, _ := newSession(t, c)
+	ctx := testCtx(t, 90*time.Second)
+	if _, _, err := c.Execute(ctx, name, "query", "flood", "while True:\n    print('x' * 1023)", nil); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	time.Sleep(4 * time.Second) // nobody reads meanwhile
+	if _, err := c.Interrupt(ctx, name); err != nil {
+		t.Fatalf("interrupt: %v", err)
+	}
+	total, notices := 0, 0
+	for i := 0; i < 200; i++ {
+		res, _, err := c.Execute(ctx, name, "continue", "flood", "", nil)
+		if err != nil {
+			t.Fatalf("continue: %v", err)
+		}
+		items, _ := res.Items()
+		for _, it := range items {
+			if s, ok := it.Data.(string); ok {
+				total += len(s)
+				notices += strings.Count(s, "output dropped")
+			}
+		}
+		if res.Status != "continued" {
+			break
+		}
+	}
+	t.Logf("collected %d bytes after 4 s unread, %d notice(s)", total, notices)
+	if notices != 1 || total > 17<<20 {
+		t.Errorf("collected %d bytes with %d notices; want at most 16 MiB and one notice", total, notices)
+	}
+	start := time.Now()
+	if r := run(t, c, name, "print(40 + 2)"); !strings.Contains(r.Stdout(), "42") {
+		t.Errorf("session unusable after the flood: %+v", r)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("next run took %s", d)
+	}
+}
