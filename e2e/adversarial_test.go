@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -253,4 +255,139 @@ func TestEndlessOutputCapped(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("next run took %s", d)
 	}
+}
+
+// TestDaemonsDieWithSession: processes that detach from the run (a new
+// session, double fork) keep running inside the session, and destroying
+// the session leaves none of them behind on the host.
+func TestDaemonsDieWithSession(t *testing.T) {
+	t.Parallel()
+	c := st.shared.Client()
+	name, id := newSession(t, c)
+	marker := "bai-daemon-" + randomHex(4)
+	r := run(t, c, name, `
+import os, subprocess, sys
+subprocess.Popen(["`+marker+`", "3600"], executable="sleep", start_new_session=True,
+                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp("sleep", ["`+marker+`", "3600"])
+    os._exit(0)
+os.wait()
+print("spawned")
+`)
+	if !strings.Contains(r.Stdout(), "spawned") {
+		t.Fatalf("spawn: %+v", r)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if out, _ := exec.Command("pgrep", "-f", marker).Output(); len(strings.Fields(string(out))) < 2 {
+		t.Fatalf("the daemons are not running: %q", out)
+	}
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := c.Destroy(ctx, name, false); err != nil {
+		t.Fatal(err)
+	}
+	waitNoContainers(t, id, 30*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := exec.Command("pgrep", "-f", marker).Output()
+		if len(strings.TrimSpace(string(out))) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemons outlived their session: pids %q", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestInvalidUTF8Output: raw bytes that are not UTF-8 come back as valid
+// JSON (replacement characters) and the session goes on.
+func TestInvalidUTF8Output(t *testing.T) {
+	t.Parallel()
+	c := st.shared.Client()
+	name, _ := newSession(t, c)
+	r := run(t, c, name, "import sys\nsys.stdout.buffer.write(b'a\\xff\\xfe\\xc3(b\\n')\nsys.stdout.flush()\nprint('after')")
+	out := r.Stdout()
+	if !strings.Contains(out, "after") || !strings.HasPrefix(out, "a") || !strings.Contains(out, "b\n") {
+		t.Errorf("invalid UTF-8 output came back as %q", out)
+	}
+	if r := run(t, c, name, "print(40 + 2)"); !strings.Contains(r.Stdout(), "42") {
+		t.Errorf("session unusable after invalid UTF-8: %+v", r)
+	}
+}
+
+// TestProcIsolation: /proc shows only the session's own processes, and
+// nothing of the host or other sessions.
+func TestProcIsolation(t *testing.T) {
+	t.Parallel()
+	c := st.shared.Client()
+	other, _ := newSession(t, c)
+	run(t, c, other, "secret = 'other-tenant-secret-"+randomHex(4)+"'")
+	name, _ := newSession(t, c)
+	r := run(t, c, name, `
+import os
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+cmds = []
+for p in pids:
+    try:
+        cmds.append(open("/proc/%s/cmdline" % p, "rb").read().replace(b"\0", b" ").decode(errors="replace"))
+    except OSError:
+        pass
+print(len(pids), "processes")
+print("\n".join(cmds))
+`)
+	out := r.Stdout()
+	var n int
+	if _, err := fmt.Sscanf(out, "%d processes", &n); err != nil || n > 20 {
+		t.Errorf("the session sees %d processes:\n%s", n, out)
+	}
+	for _, leak := range []string{"dockerd", "containerd", "bai dev", "bai manager", "postgres", "systemd"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("the session sees a host process %q:\n%s", leak, out)
+		}
+	}
+}
+
+// TestBusyThreadsNeighbour: a session spinning a thread per host core is
+// held to its cpu quota; a neighbour keeps answering quickly.
+func TestBusyThreadsNeighbour(t *testing.T) {
+	t.Parallel()
+	c := st.shared.Client()
+	hog, _ := newSession(t, c)
+	neighbour, _ := newSession(t, c)
+	ctx := testCtx(t, 60*time.Second)
+	if _, _, err := c.Execute(ctx, hog, "query", "spin", `
+import multiprocessing, os
+def spin():
+    while True:
+        pass
+for _ in range(os.cpu_count() * 2):
+    multiprocessing.Process(target=spin, daemon=True).start()
+spin()
+`, nil); err != nil {
+		t.Fatalf("start the spinners: %v", err)
+	}
+	time.Sleep(2 * time.Second)
+	worst := time.Duration(0)
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		if r := run(t, c, neighbour, "print(6 * 7)"); !strings.Contains(r.Stdout(), "42") {
+			t.Fatalf("neighbour: %+v", r)
+		}
+		worst = max(worst, time.Since(start))
+	}
+	t.Logf("neighbour's slowest execute beside %d spinning processes: %s", runtimeCPUs()*2+1, worst.Round(time.Millisecond))
+	if worst > 5*time.Second {
+		t.Errorf("neighbour's execute took %s", worst)
+	}
+}
+
+func runtimeCPUs() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 1
+	}
+	return max(1, strings.Count(string(b), "processor\t:"))
 }
