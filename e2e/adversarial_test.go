@@ -45,6 +45,11 @@ if platform.machine() == "x86_64":
                             ("setns", 308, (0, 0))]:
         attempt(label, lambda nr=nr, args=args: libc.syscall(nr, *args))
 print("uid", os.getuid(), "euid", os.geteuid())
+# Setuid binaries (su, mount, passwd are in the image) cannot raise
+# privileges: no_new_privs is set and the capability bounding set is empty.
+for line in open("/proc/self/status"):
+    if line.startswith(("NoNewPrivs:", "CapBnd:", "CapEff:", "CapPrm:")):
+        print(line.replace("\t", " ").strip())
 `
 	r := run(t, c, name, code)
 	out := r.Stdout()
@@ -71,6 +76,11 @@ print("uid", os.getuid(), "euid", os.geteuid())
 		}
 		if line == "" || !(strings.HasSuffix(line, " EPERM") || strings.HasSuffix(line, " ENOSYS") || strings.HasSuffix(line, " EACCES")) {
 			t.Errorf("%s was not refused with EPERM/ENOSYS/EACCES: %q\n%s%s", call, line, out, r.Stderr())
+		}
+	}
+	for _, want := range []string{"NoNewPrivs: 1", "CapBnd: 0000000000000000", "CapEff: 0000000000000000", "CapPrm: 0000000000000000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in /proc/self/status:\n%s", want, out)
 		}
 	}
 	if !strings.Contains(out, "uid 1000 euid 1000") {
