@@ -215,13 +215,20 @@ func devCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// credentials.json appearing means "ready" (to people and to
+			// scripts): it is written once the agent has registered and
+			// its images are known, so the first `bai run` finds them.
+			_ = os.Remove(filepath.Join(f.dataDir, "credentials.json"))
+			errc := make(chan error, 2)
+			go func() { errc <- srv.Run(ctx) }()
+			go func() { errc <- ag.Run(ctx) }()
+			if !waitImages(ctx, srv, 60*time.Second) {
+				log.Warn("the agent has reported no kernel images yet; build them with `make images`")
+			}
 			if err := writeCredentials(f.dataDir, creds); err != nil {
 				return err
 			}
 			printCredentials(cmd, creds, f.dataDir)
-			errc := make(chan error, 2)
-			go func() { errc <- srv.Run(ctx) }()
-			go func() { errc <- ag.Run(ctx) }()
 			err = <-errc
 			if err2 := <-errc; err == nil || errors.Is(err, context.Canceled) {
 				err = err2
@@ -235,6 +242,18 @@ func devCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {
 	f.add(cmd, "127.0.0.1:8081")
 	a.add(cmd, false, 4) // a developer machine runs several small sessions at once
 	return cmd
+}
+
+// waitImages waits until an agent has reported kernel images (or limit).
+func waitImages(ctx context.Context, srv *server.Server, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if imgs, err := srv.Sessions.Images(ctx); err == nil && len(imgs) > 0 {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }
 
 func writeCredentials(dataDir string, c server.Credentials) error {
