@@ -21,7 +21,7 @@ func (s *Service) Agents(ctx context.Context) ([]apitypes.AgentInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	occ, err := s.occupancy(ctx)
+	occ, _, err := s.occupancy(ctx)
 	if err != nil {
 		return nil, err
 	}

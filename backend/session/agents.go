@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,24 +147,12 @@ func (s *Service) Heartbeat(ctx context.Context, hb aproto.Heartbeat) (*aproto.H
 	if len(problems) > 0 && (prev == nil || len(prev.HealthProblems) == 0) {
 		s.log.Warn("agent unhealthy: no new sessions go to it", "agent_id", hb.AgentID, "problems", problems)
 	}
-	if !wasAlive || prev.AvailableSlots == nil || !sameSlots(prev.AvailableSlots, hb.Capacity) ||
+	if !wasAlive || prev.AvailableSlots == nil || !maps.Equal(prev.AvailableSlots, hb.Capacity) ||
 		len(prev.HealthProblems) != len(problems) {
 		s.invalidateCapacities()
 		s.Kick()
 	}
 	return reply, nil
-}
-
-func sameSlots(a, b map[string]float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // heartbeatSum renders what a heartbeat says about the agent, apart from
@@ -458,37 +447,36 @@ func (s *Service) KernelDied(ctx context.Context, ev aproto.KernelEvent) error {
 // WatchAgents marks agents LOST when their heartbeats stop, and turns their
 // sessions to ERROR. Agents get a grace period after this manager starts.
 func (s *Service) WatchAgents(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, time.Second, func() {
 		if err := s.flushHeartbeats(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("record heartbeats", "err", err)
 		}
-		cutoff := time.Now().Add(-s.cfg.AgentTimeout)
-		if s.start.After(cutoff) {
+		s.markLost(ctx)
+	})
+}
+
+// markLost marks ALIVE agents silent past the timeout LOST and ends their
+// sessions.
+func (s *Service) markLost(ctx context.Context) {
+	cutoff := time.Now().Add(-s.cfg.AgentTimeout)
+	if s.start.After(cutoff) {
+		return
+	}
+	lost, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE), agent.LastHeartbeatLT(cutoff)).All(ctx)
+	if err != nil {
+		return
+	}
+	for _, a := range lost {
+		n, err := s.st.Agent.Update().Where(agent.IDEQ(a.ID), agent.StatusEQ(agent.StatusALIVE), agent.LastHeartbeatLT(cutoff)).
+			SetStatus(agent.StatusLOST).SetStatusInfo("no heartbeat for " + s.cfg.AgentTimeout.String()).Save(ctx)
+		if err != nil || n == 0 {
 			continue
 		}
-		lost, err := s.st.Agent.Query().Where(agent.StatusEQ(agent.StatusALIVE), agent.LastHeartbeatLT(cutoff)).All(ctx)
-		if err != nil {
-			continue
-		}
-		for _, a := range lost {
-			n, err := s.st.Agent.Update().Where(agent.IDEQ(a.ID), agent.StatusEQ(agent.StatusALIVE), agent.LastHeartbeatLT(cutoff)).
-				SetStatus(agent.StatusLOST).SetStatusInfo("no heartbeat for " + s.cfg.AgentTimeout.String()).Save(ctx)
-			if err != nil || n == 0 {
-				continue
-			}
-			s.beats.forget(a.ID)
-			s.log.Warn("agent lost", "agent_id", a.ID, "last_heartbeat", a.LastHeartbeat)
-			sess, _ := s.st.Session.Query().Where(session.AgentIDEQ(a.ID), session.StatusIn(aliveStatuses...)).IDs(ctx)
-			for _, id := range sess {
-				s.finish(ctx, id, types.StatusError, "agent "+a.ID+" lost (no heartbeat)")
-			}
+		s.beats.forget(a.ID)
+		s.log.Warn("agent lost", "agent_id", a.ID, "last_heartbeat", a.LastHeartbeat)
+		sess, _ := s.st.Session.Query().Where(session.AgentIDEQ(a.ID), session.StatusIn(aliveStatuses...)).IDs(ctx)
+		for _, id := range sess {
+			s.finish(ctx, id, types.StatusError, "agent "+a.ID+" lost (no heartbeat)")
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,17 +98,6 @@ func admin(t *testing.T, s *servertest.Server, method, path string, body any) se
 	return r
 }
 
-type agentRow struct {
-	ID          string            `json:"id"`
-	Status      string            `json:"status"`
-	StatusInfo  string            `json:"status_info"`
-	Schedulable bool              `json:"schedulable"`
-	Available   map[string]string `json:"available_slots"`
-	Occupied    map[string]string `json:"occupied_slots"`
-	Devices     []map[string]any  `json:"devices"`
-	Sessions    int               `json:"sessions"`
-}
-
 // slot reads an agent's slot amount ("0" when absent).
 func slot(m map[string]string, k string) string {
 	if v, ok := m[k]; ok {
@@ -116,13 +106,23 @@ func slot(m map[string]string, k string) string {
 	return "0"
 }
 
-func agents(t *testing.T, s *servertest.Server) map[string]agentRow {
+// slotNum reads an agent's slot amount as a number.
+func slotNum(t *testing.T, m map[string]string, k string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(slot(m, k), 64)
+	if err != nil {
+		t.Fatalf("slot %s=%q: %v", k, m[k], err)
+	}
+	return v
+}
+
+func agents(t *testing.T, s *servertest.Server) map[string]apitypes.AgentInfo {
 	t.Helper()
 	var out struct {
-		Agents []agentRow `json:"agents"`
+		Agents []apitypes.AgentInfo `json:"agents"`
 	}
 	admin(t, s, "GET", "/agents", nil).JSON(t, &out)
-	m := map[string]agentRow{}
+	m := map[string]apitypes.AgentInfo{}
 	for _, a := range out.Agents {
 		m[a.ID] = a
 	}
@@ -185,7 +185,7 @@ func TestSelectorsAndPolicies(t *testing.T) {
 				t.Errorf("big: %+v", got)
 			}
 			for id, a := range agents(t, s) {
-				if a.Occupied["cpu"] > a.Available["cpu"] {
+				if slotNum(t, a.OccupiedSlots, "cpu") > slotNum(t, a.AvailableSlots, "cpu") {
 					t.Errorf("agent %s over-committed: %+v", id, a)
 				}
 			}
@@ -321,7 +321,7 @@ func TestLostAgent(t *testing.T) {
 			a1 := s.StartAgent(t, servertest.AgentOptions{ID: "a1", MaxCPU: 2})
 			waitAgents(t, s, "a1")
 			mustCreate(t, s, "onlost", cpu(2))
-			if got := agents(t, s)["a1"]; slot(got.Occupied, "cpu") != "2" {
+			if got := agents(t, s)["a1"]; slot(got.OccupiedSlots, "cpu") != "2" {
 				t.Fatalf("occupancy before: %+v", got)
 			}
 			a1.Stop()
@@ -329,14 +329,14 @@ func TestLostAgent(t *testing.T) {
 			if !strings.Contains(got.StatusInfo, "a1") || !strings.Contains(got.StatusInfo, "lost") {
 				t.Errorf("reason: %+v", got)
 			}
-			if a := agents(t, s)["a1"]; a.Status != "LOST" || slot(a.Occupied, "cpu") != "0" {
+			if a := agents(t, s)["a1"]; a.Status != "LOST" || slot(a.OccupiedSlots, "cpu") != "0" {
 				t.Errorf("lost agent: %+v", a)
 			}
 			// It comes back: reconciled, nothing double-counted, and it
 			// takes new work with its full capacity.
 			s.StartAgent(t, servertest.AgentOptions{ID: "a1", MaxCPU: 2})
 			waitAgents(t, s, "a1")
-			if a := agents(t, s)["a1"]; slot(a.Occupied, "cpu") != "0" {
+			if a := agents(t, s)["a1"]; slot(a.OccupiedSlots, "cpu") != "0" {
 				t.Errorf("returned agent occupancy: %+v", a)
 			}
 			s.Do("DELETE", "/session/onlost", nil, nil)
@@ -356,7 +356,7 @@ func TestGPUPlacement(t *testing.T) {
 			s.StartAgent(t, servertest.AgentOptions{ID: "gpu", MaxCPU: 4, FakeGPUs: "2:NVIDIA H100 80GB HBM3:80GiB"})
 			waitAgents(t, s, "cpu-only", "gpu")
 			g := agents(t, s)["gpu"]
-			if g.Available["cuda.device"] != "2" || len(g.Devices) != 2 || g.Devices[0]["model"] != "NVIDIA H100 80GB HBM3" {
+			if g.AvailableSlots["cuda.device"] != "2" || len(g.Devices) != 2 || g.Devices[0]["model"] != "NVIDIA H100 80GB HBM3" {
 				t.Fatalf("gpu agent: %+v", g)
 			}
 			withGPU := func(n int) map[string]any {
@@ -575,8 +575,8 @@ func TestReplicas(t *testing.T) {
 		t.Errorf("%d sessions placed on 4 cpus", placed)
 	}
 	for id, a := range agents(t, m2) {
-		if slot(a.Occupied, "cpu") != "2" {
-			t.Errorf("agent %s occupancy %v, want cpu=2", id, a.Occupied)
+		if slot(a.OccupiedSlots, "cpu") != "2" {
+			t.Errorf("agent %s occupancy %v, want cpu=2", id, a.OccupiedSlots)
 		}
 	}
 	for i := 0; i < 10; i++ {
@@ -605,16 +605,10 @@ func TestUnhealthyAgent(t *testing.T) {
 	s := newManager(t, "")
 	s.StartAgent(t, servertest.AgentOptions{ID: "sick", MaxCPU: 2, MinFreeDisk: 1 << 60})
 	waitAgents(t, s, "sick")
-	var got struct {
-		Agents []struct {
-			ID       string   `json:"id"`
-			Problems []string `json:"health_problems"`
-			DiskFree int64    `json:"disk_free_bytes"`
-		} `json:"agents"`
-	}
-	admin(t, s, "GET", "/agents", nil).JSON(t, &got)
-	if len(got.Agents) != 1 || len(got.Agents[0].Problems) != 1 || !strings.Contains(got.Agents[0].Problems[0], "free in the data directory") || got.Agents[0].DiskFree <= 0 {
-		t.Fatalf("unhealthy agent: %+v", got)
+	all := agents(t, s)
+	sick := all["sick"]
+	if len(all) != 1 || len(sick.HealthProblems) != 1 || !strings.Contains(sick.HealthProblems[0], "free in the data directory") || sick.DiskFreeBytes <= 0 {
+		t.Fatalf("unhealthy agent: %+v", sick)
 	}
 	mustCreate(t, s, "nowhere", map[string]any{"enqueueOnly": true})
 	waitFor(t, s, "nowhere", 5*time.Second, "an explanation", func(i sessInfo) bool { return i.StatusInfo != "" })

@@ -9,7 +9,6 @@ import (
 
 	"baigo.dev/bai/backend/events"
 	"baigo.dev/bai/backend/scheduler"
-	"baigo.dev/bai/common/resource"
 	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/ent"
 	"baigo.dev/bai/ent/agent"
@@ -69,19 +68,9 @@ func (s *Service) planRound(ctx context.Context) ([]start, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One pass over the placed live sessions gives both each agent's
-	// occupancy and each owner's usage.
-	live, err := s.st.Session.Query().
-		Where(session.StatusIn(aliveStatuses...), session.AgentIDNEQ("")).
-		Select(session.FieldAgentID, session.FieldOwnerAccessKey, session.FieldRequestedSlots).All(ctx)
+	occ, usage, err := s.occupancy(ctx)
 	if err != nil {
 		return nil, err
-	}
-	occ := map[string]resource.Slots{}
-	usage := map[string]resource.Slots{}
-	for _, r := range live {
-		occ[r.AgentID] = occ[r.AgentID].Add(r.RequestedSlots)
-		usage[r.OwnerAccessKey] = usage[r.OwnerAccessKey].Add(r.RequestedSlots)
 	}
 	gs, err := s.groups(ctx)
 	if err != nil {

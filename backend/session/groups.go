@@ -77,13 +77,12 @@ func (s *Service) groupFor(ctx context.Context, name string) (*ent.ScalingGroup,
 	return g, nil
 }
 
-// policyLimits returns each owner's total slot limit (total_resource_slots;
-// a slot missing there is unlimited under default_for_unspecified UNLIMITED
-// and zero under LIMITED, for the slots the owners ask for).
-func (s *Service) policyLimits(ctx context.Context, owners []string, slotsAsked map[string]bool) (map[string]resource.Slots, map[string]string, error) {
+// ownerPolicies returns each owner's resource policy (two queries for any
+// number of owners); owners without a keypair or policy are left out.
+func (s *Service) ownerPolicies(ctx context.Context, owners []string) (map[string]*ent.ResourcePolicy, error) {
 	kps, err := s.st.KeyPair.Query().Where(keypair.IDIn(owners...)).Select(keypair.FieldID, keypair.FieldResourcePolicy).All(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, kp := range kps {
@@ -95,20 +94,33 @@ func (s *Service) policyLimits(ctx context.Context, owners []string, slotsAsked 
 	}
 	pols, err := s.st.ResourcePolicy.Query().Where(resourcepolicy.IDIn(list...)).All(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	byName := map[string]*ent.ResourcePolicy{}
+	byName := make(map[string]*ent.ResourcePolicy, len(pols))
 	for _, p := range pols {
 		byName[p.ID] = p
 	}
+	out := make(map[string]*ent.ResourcePolicy, len(kps))
+	for _, kp := range kps {
+		if p := byName[kp.ResourcePolicy]; p != nil {
+			out[kp.ID] = p
+		}
+	}
+	return out, nil
+}
+
+// policyLimits returns each owner's total slot limit (total_resource_slots;
+// a slot missing there is unlimited under default_for_unspecified UNLIMITED
+// and zero under LIMITED, for the slots the owners ask for).
+func (s *Service) policyLimits(ctx context.Context, owners []string, slotsAsked map[string]bool) (map[string]resource.Slots, map[string]string, error) {
+	pols, err := s.ownerPolicies(ctx, owners)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := map[string]resource.Slots{}
 	polOf := map[string]string{}
-	for _, kp := range kps {
-		p := byName[kp.ResourcePolicy]
-		if p == nil {
-			continue
-		}
-		polOf[kp.ID] = p.ID
+	for owner, p := range pols {
+		polOf[owner] = p.ID
 		lim := resource.Slots{}
 		for k, v := range p.TotalResourceSlots {
 			lim[k] = v
@@ -121,7 +133,7 @@ func (s *Service) policyLimits(ctx context.Context, owners []string, slotsAsked 
 			}
 		}
 		if len(lim) > 0 {
-			out[kp.ID] = lim
+			out[owner] = lim
 		}
 	}
 	return out, polOf, nil

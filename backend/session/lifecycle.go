@@ -9,9 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"baigo.dev/bai/common/types"
-	"baigo.dev/bai/ent"
-	"baigo.dev/bai/ent/keypair"
-	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/session"
 )
 
@@ -89,21 +86,29 @@ func (s *Service) flushActivity(ctx context.Context) error {
 // pending_timeout are cancelled. Every manager replica runs it; the
 // conditional status updates make a session end once.
 func (s *Service) Cull(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			_ = s.flushActivity(context.WithoutCancel(ctx))
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		if err := s.flushActivity(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("record session activity", "err", err)
 		}
 		if err := s.cullOnce(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			s.log.Warn("session culling", "err", err)
 		}
+	})
+	_ = s.flushActivity(context.WithoutCancel(ctx)) // the last marks
+}
+
+// every calls fn every interval until ctx ends: the manager's background
+// loops.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
 	}
 }
 
@@ -115,32 +120,14 @@ type limits struct {
 }
 
 func (s *Service) ownerLimits(ctx context.Context, owners []string) (map[string]limits, error) {
-	kps, err := s.st.KeyPair.Query().Where(keypair.IDIn(owners...)).Select(keypair.FieldID, keypair.FieldResourcePolicy).All(ctx)
+	pols, err := s.ownerPolicies(ctx, owners)
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]bool{}
-	for _, kp := range kps {
-		names[kp.ResourcePolicy] = true
-	}
-	pnames := make([]string, 0, len(names))
-	for n := range names {
-		pnames = append(pnames, n)
-	}
-	pols, err := s.st.ResourcePolicy.Query().Where(resourcepolicy.IDIn(pnames...)).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	byName := map[string]*ent.ResourcePolicy{}
-	for _, p := range pols {
-		byName[p.ID] = p
-	}
-	out := map[string]limits{}
-	for _, kp := range kps {
-		if p := byName[kp.ResourcePolicy]; p != nil {
-			out[kp.ID] = limits{policy: p.ID, idle: time.Duration(p.IdleTimeout) * time.Second,
-				lifetime: time.Duration(p.MaxSessionLifetime) * time.Second}
-		}
+	out := make(map[string]limits, len(pols))
+	for owner, p := range pols {
+		out[owner] = limits{policy: p.ID, idle: time.Duration(p.IdleTimeout) * time.Second,
+			lifetime: time.Duration(p.MaxSessionLifetime) * time.Second}
 	}
 	return out, nil
 }

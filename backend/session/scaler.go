@@ -136,18 +136,11 @@ var ScalerCooldown = 30 * time.Second
 // Scale asks scalers for agents where sessions wait, and drains and removes
 // agents idle past their group's scaler_idle_seconds, every interval.
 func (s *Service) Scale(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		if err := s.scaleOnce(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("scaler", "err", err)
 		}
-	}
+	})
 }
 
 func (s *Service) scaleOnce(ctx context.Context) error {

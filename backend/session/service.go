@@ -150,19 +150,21 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// occupancy sums the slots of live sessions per agent.
-func (s *Service) occupancy(ctx context.Context) (map[string]resource.Slots, error) {
+// occupancy sums the slots of the live sessions placed on agents, per agent
+// and per owner, in one pass.
+func (s *Service) occupancy(ctx context.Context) (perAgent, perOwner map[string]resource.Slots, err error) {
 	rows, err := s.st.Session.Query().
 		Where(session.StatusIn(aliveStatuses...), session.AgentIDNEQ("")).
-		Select(session.FieldAgentID, session.FieldRequestedSlots).All(ctx)
+		Select(session.FieldAgentID, session.FieldOwnerAccessKey, session.FieldRequestedSlots).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	occ := map[string]resource.Slots{}
+	perAgent, perOwner = map[string]resource.Slots{}, map[string]resource.Slots{}
 	for _, r := range rows {
-		occ[r.AgentID] = occ[r.AgentID].Add(r.RequestedSlots)
+		perAgent[r.AgentID] = perAgent[r.AgentID].Add(r.RequestedSlots)
+		perOwner[r.OwnerAccessKey] = perOwner[r.OwnerAccessKey].Add(r.RequestedSlots)
 	}
-	return occ, nil
+	return perAgent, perOwner, nil
 }
 
 func (s *Service) publish(sess *ent.Session, name, status, reason string) {

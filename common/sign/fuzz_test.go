@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/common/sign"
@@ -58,7 +57,6 @@ func FuzzParseDate(f *testing.F) {
 		if d.IsZero() && !strings.HasPrefix(strings.TrimSpace(s), "0001") {
 			t.Fatalf("%q parsed into the zero time", s)
 		}
-		_ = d.Sub(time.Now()) // the caller compares with the clock: must not panic
 	})
 }
 
