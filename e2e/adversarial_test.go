@@ -2,11 +2,13 @@ package e2e_test
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"baigo.dev/bai/e2e/compat"
 )
 
 // Hostile code against the container hardening as it stands (capabilities
@@ -148,21 +150,7 @@ while True:
 			t.Errorf("fork bomb: %d processes, want between 50 and the pids limit 512", n)
 		}
 	}
-	worst := time.Duration(0)
-	for i := 0; i < 5; i++ {
-		start := time.Now()
-		r := run(t, c, neighbour, "print(6 * 7)")
-		if d := time.Since(start); d > worst {
-			worst = d
-		}
-		if !strings.Contains(r.Stdout(), "42") {
-			t.Fatalf("neighbour: %+v", r)
-		}
-	}
-	t.Logf("neighbour's slowest execute during the fork bomb: %s", worst.Round(time.Millisecond))
-	if worst > 5*time.Second {
-		t.Errorf("neighbour's execute took %s during the fork bomb", worst)
-	}
+	checkNeighbour(t, c, neighbour, "during the fork bomb")
 	if _, err := c.Destroy(ctx, bomb, true); err != nil {
 		t.Fatalf("destroy the bomb: %v", err)
 	}
@@ -394,6 +382,16 @@ spin()
 		t.Fatalf("start the spinners: %v", err)
 	}
 	time.Sleep(2 * time.Second)
+	checkNeighbour(t, c, neighbour, fmt.Sprintf("beside %d spinning processes", runtime.NumCPU()*2+1))
+}
+
+
+// checkNeighbour runs a trivial statement five times in a neighbouring
+// session and fails when any takes longer than 5 s: not a performance
+// figure (make bench has those) but the containment bound hostile code
+// must keep.
+func checkNeighbour(t *testing.T, c *compat.Client, neighbour, during string) {
+	t.Helper()
 	worst := time.Duration(0)
 	for i := 0; i < 5; i++ {
 		start := time.Now()
@@ -402,16 +400,8 @@ spin()
 		}
 		worst = max(worst, time.Since(start))
 	}
-	t.Logf("neighbour's slowest execute beside %d spinning processes: %s", runtimeCPUs()*2+1, worst.Round(time.Millisecond))
+	t.Logf("neighbour's slowest execute %s: %s", during, worst.Round(time.Millisecond))
 	if worst > 5*time.Second {
-		t.Errorf("neighbour's execute took %s", worst)
+		t.Errorf("neighbour's execute took %s %s", worst, during)
 	}
-}
-
-func runtimeCPUs() int {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 1
-	}
-	return max(1, strings.Count(string(b), "processor\t:"))
 }

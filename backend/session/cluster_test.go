@@ -106,6 +106,15 @@ func slot(m map[string]string, k string) string {
 	return "0"
 }
 
+// userWithPolicy adds a user whose keypair is under a new resource policy.
+func userWithPolicy(t *testing.T, s *servertest.Server, email, policy string, settings map[string]any) (ak, sk string) {
+	t.Helper()
+	ak, sk = s.AddUser(t, email)
+	admin(t, s, "PUT", "/resource-policies/"+policy, settings)
+	admin(t, s, "PUT", "/keypairs/"+ak+"/resource-policy", map[string]any{"resource_policy": policy})
+	return ak, sk
+}
+
 // slotNum reads an agent's slot amount as a number.
 func slotNum(t *testing.T, m map[string]string, k string) float64 {
 	t.Helper()
@@ -218,10 +227,8 @@ func TestPolicyLimits(t *testing.T) {
 			s := newManager(t, dsn)
 			s.StartAgent(t, servertest.AgentOptions{ID: "a1", MaxCPU: 4})
 			waitAgents(t, s, "a1")
-			ak, sk := s.AddUser(t, "limited@example.com")
-			admin(t, s, "PUT", "/resource-policies/small", map[string]any{
+			ak, sk := userWithPolicy(t, s, "limited@example.com", "small", map[string]any{
 				"total_resource_slots": map[string]any{"cpu": "2"}, "max_concurrent_sessions": 5})
-			admin(t, s, "PUT", "/keypairs/"+ak+"/resource-policy", map[string]any{"resource_policy": "small"})
 			as := func(name string, n float64) servertest.Response {
 				return s.DoAs(ak, sk, "POST", "/session", map[string]any{"image": "python", "name": name,
 					"config": map[string]any{"resources": map[string]any{"cpu": n, "mem": "256m"}}}, nil)
@@ -262,9 +269,7 @@ func TestCulling(t *testing.T) {
 			s.StartAgent(t, servertest.AgentOptions{ID: "a1", MaxCPU: 2})
 			waitAgents(t, s, "a1")
 
-			ak, sk := s.AddUser(t, "idle@example.com")
-			admin(t, s, "PUT", "/resource-policies/idle", map[string]any{"idle_timeout": 1})
-			admin(t, s, "PUT", "/keypairs/"+ak+"/resource-policy", map[string]any{"resource_policy": "idle"})
+			ak, sk := userWithPolicy(t, s, "idle@example.com", "idle", map[string]any{"idle_timeout": 1})
 			if r := s.DoAs(ak, sk, "POST", "/session", map[string]any{"image": "python", "name": "idler"}, nil); r.Status != 201 {
 				t.Fatalf("create: %d %s", r.Status, r.Body)
 			}
