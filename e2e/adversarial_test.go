@@ -385,7 +385,6 @@ spin()
 	checkNeighbour(t, c, neighbour, fmt.Sprintf("beside %d spinning processes", runtime.NumCPU()*2+1))
 }
 
-
 // checkNeighbour runs a trivial statement five times in a neighbouring
 // session and fails when any takes longer than 5 s: not a performance
 // figure (make bench has those) but the containment bound hostile code
