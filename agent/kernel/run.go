@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
@@ -94,25 +95,38 @@ func (r *run) item(kind string, data any) {
 		return
 	}
 	if s, ok := data.(string); ok && (kind == kproto.OpStdout || kind == kproto.OpStderr) {
-		if r.held >= maxUnread {
-			if !r.dropping {
-				r.dropping = true
-				kind, s = kproto.OpStderr, fmt.Sprintf("\n[bai] output dropped: more than %d MiB not yet read by any client\n", maxUnread>>20)
-			} else {
-				return
-			}
-		}
-		r.held += len(s)
-		if n := len(r.events); n > 0 && r.events[n-1].kind == kind && r.events[n-1].text != nil {
-			r.events[n-1].text = append(r.events[n-1].text, s...)
-			r.signal()
+		if r.dropping {
 			return
 		}
-		r.events = append(r.events, outEvent{kind: kind, text: append(make([]byte, 0, max(len(s), 256)), s...)})
-		r.signal()
+		if r.held+len(s) > maxUnread {
+			// Keep what fits (cut at a character boundary), then one notice.
+			keep := max(0, maxUnread-r.held)
+			for keep > 0 && !utf8.RuneStart(s[keep]) {
+				keep--
+			}
+			if keep > 0 {
+				r.appendText(kind, s[:keep])
+			}
+			r.dropping = true
+			r.appendText(kproto.OpStderr, fmt.Sprintf("\n[bai] output dropped: more than %d MiB not yet read by any client\n", maxUnread>>20))
+			return
+		}
+		r.appendText(kind, s)
 		return
 	}
 	r.events = append(r.events, outEvent{kind: kind, data: data})
+	r.signal()
+}
+
+// appendText adds stdout or stderr text, merged into the last item when it
+// is of the same kind.
+func (r *run) appendText(kind, s string) {
+	r.held += len(s)
+	if n := len(r.events); n > 0 && r.events[n-1].kind == kind && r.events[n-1].text != nil {
+		r.events[n-1].text = append(r.events[n-1].text, s...)
+	} else {
+		r.events = append(r.events, outEvent{kind: kind, text: append(make([]byte, 0, max(len(s), 256)), s...)})
+	}
 	r.signal()
 }
 

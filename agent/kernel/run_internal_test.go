@@ -3,6 +3,7 @@ package kernel
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"baigo.dev/bai/common/kproto"
 )
@@ -43,5 +44,19 @@ func TestUnreadOutputCap(t *testing.T) {
 	res, _ = r.take(true)
 	if len(res.Console) != 1 || res.Console[0][1] != "after\n" {
 		t.Errorf("after a read: %v", res.Console)
+	}
+}
+
+// A chunk that crosses the cap is cut to fit, at a character boundary.
+func TestUnreadOutputCapCutsAtCharacter(t *testing.T) {
+	r := newRun("r2", "query")
+	chunk := "x" + strings.Repeat("é", 1500) // 3001 bytes: never lands on the cap
+	for r.held < maxUnread {
+		r.item(kproto.OpStdout, chunk)
+	}
+	res, _ := r.take(true)
+	out := res.Console[0][1].(string)
+	if len(out) > maxUnread || len(out) < maxUnread-1 || !utf8.ValidString(out) {
+		t.Errorf("kept %d bytes (cap %d), valid UTF-8: %v", len(out), maxUnread, utf8.ValidString(out))
 	}
 }
