@@ -18,10 +18,11 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/bai, the static bin/bai-runner and bin/kernel-lib (hook library, kernel-side Python media package)
+build: ## build bin/bai, the static bin/bai-runner and bin/kernel-lib (bai-jail, hook library, kernel-side Python media package)
 	@mkdir -p bin/kernel-lib
 	go build -ldflags "-X main.version=$(VERSION)" -o bin/bai ./cmd/bai
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/bai-runner ./cmd/bai-runner
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/kernel-lib/bai-jail ./cmd/bai-jail
 	agent/hook/build.sh bin/kernel-lib
 	rm -rf bin/kernel-lib/python && mkdir -p bin/kernel-lib/python && cp -r media/python/bai_media bin/kernel-lib/python/
 

@@ -79,6 +79,9 @@ func (s *shellRun) runIn(ctx context.Context, cfg Config, dir string, env []stri
 	cmd.Stdout = stdout.w
 	cmd.Stderr = stderr.w
 	cmd.SysProcAttr = groupAttr()
+	if err := cfg.jailCmd(cmd); err != nil {
+		return 126, err
+	}
 	// Start through the output filter (notify.go) so the console keeps the
 	// exact order of stdout and stderr writes.
 	sock, sockChild, notifyErr := prepareNotifyExec(cmd)

@@ -25,6 +25,16 @@ type Config struct {
 	// Env is the environment given to user processes; nil means the runner's
 	// own.
 	Env []string
+	// Jail starts user processes through bai-jail when its Mode is set.
+	Jail JailConfig
+}
+
+// JailConfig says how user processes are jailed.
+type JailConfig struct {
+	Mode      string // enforce, watch or noop; "" or "off": no jail
+	Path      string // bai-jail
+	PolicyDir string // operator policies (NAME.yml)
+	KeepEnv   string // comma-separated variable names the jail keeps
 }
 
 // ConfigFromEnv reads the runner's settings through lookup (os.LookupEnv in
@@ -41,6 +51,12 @@ func ConfigFromEnv(lookup func(string) (string, bool)) Config {
 		RuntimeType: get(kproto.EnvRuntimeType, "python"),
 		RuntimePath: get(kproto.EnvRuntimePath, ""),
 		WorkDir:     get(kproto.EnvWorkDir, "/home/work"),
+		Jail: JailConfig{
+			Mode:      get(kproto.EnvJailMode, ""),
+			Path:      get(kproto.EnvJailPath, kproto.ContainerJailPath),
+			PolicyDir: get(kproto.EnvJailPolicyDir, kproto.ContainerJailPolicyDir),
+			KeepEnv:   get(kproto.EnvJailKeepEnv, ""),
+		},
 	}
 }
 

@@ -281,6 +281,13 @@ func startPyProc(ctx context.Context, cfg Config, log *slog.Logger) (*pyProc, er
 	cmd.Stderr = p.stderr.w
 	cmd.ExtraFiles = []*os.File{cmdR, p.rec.w}
 	cmd.SysProcAttr = groupAttr()
+	if err := cfg.jailCmd(cmd); err != nil {
+		cleanup()
+		cmdR.Close()
+		cmdW.Close()
+		wk.close()
+		return nil, err
+	}
 	err = cmd.Start()
 	cmdR.Close()
 	p.rec.closeWrite()

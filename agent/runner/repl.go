@@ -372,6 +372,10 @@ func startReplProc(cfg Config, log *slog.Logger, bin string, args []string) (*re
 	cmd.Stderr = p.stderr.w
 	cmd.ExtraFiles = []*os.File{cmdR, p.rec.w}
 	cmd.SysProcAttr = groupAttr()
+	if err := cfg.jailCmd(cmd); err != nil {
+		cleanup()
+		return nil, err
+	}
 	sock, sockChild, notifyErr := prepareNotifyExec(cmd) // through the output filter
 	err = cmd.Start()
 	if sockChild != nil {

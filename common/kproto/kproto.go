@@ -32,6 +32,22 @@ const (
 	ContainerIPCDir = "/opt/bai/ipc"
 	// ContainerBinDir is where the agent mounts the runner binary (read-only).
 	ContainerBinDir = "/opt/bai/bin"
+	// ContainerJailPath is bai-jail inside the container (the agent's
+	// kernel library directory, mounted read-only).
+	ContainerJailPath = "/opt/bai/lib/bai-jail"
+	// ContainerJailPolicyDir holds the operator's jail policies
+	// (NAME.yml, NAME being a runtime type or "default").
+	ContainerJailPolicyDir = "/opt/bai/lib/jail"
+	// EnvJailMode is the jail mode the agent asks for: enforce, watch or
+	// noop; unset or "off" runs user code without bai-jail.
+	EnvJailMode = "BAI_JAIL_MODE"
+	// EnvJailPath overrides ContainerJailPath (process runtime, tests).
+	EnvJailPath = "BAI_JAIL_PATH"
+	// EnvJailPolicyDir overrides ContainerJailPolicyDir.
+	EnvJailPolicyDir = "BAI_JAIL_POLICY_DIR"
+	// EnvJailKeepEnv lists (comma-separated) the variables the session's
+	// creator set, which the jail keeps besides its policy's.
+	EnvJailKeepEnv = "BAI_JAIL_KEEP_ENV"
 	// EnvIPCDir overrides the ipc directory (used when the runner runs
 	// outside a container, e.g. in tests and the process runtime).
 	EnvIPCDir = "BAI_IPC_DIR"
