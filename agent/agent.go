@@ -21,11 +21,13 @@ import (
 	"baigo.dev/bai/agent/config"
 	"baigo.dev/bai/agent/kernel"
 	"baigo.dev/bai/agent/metrics"
+	"baigo.dev/bai/agent/netguard"
 	"baigo.dev/bai/agent/resources"
 	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/agent/runtime"
 	"baigo.dev/bai/agent/runtime/docker"
 	"baigo.dev/bai/agent/runtime/process"
+	"baigo.dev/bai/agent/scratch"
 	"baigo.dev/bai/agent/server"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
@@ -34,6 +36,10 @@ import (
 
 // Version is the agent version reported in heartbeats.
 const Version = "0.1.0"
+
+// guardInterval is how often the isolation of networked sessions is
+// re-checked (and repaired) while the agent runs.
+const guardInterval = 30 * time.Second
 
 // Config configures an agent; see the config package for the fields and
 // their defaults.
@@ -49,6 +55,7 @@ type Agent struct {
 	client   *server.Client
 	ln       net.Listener
 	capacity resource.Slots
+	guard    *netguard.Guard // isolation of networked sessions; nil: none to watch
 
 	hbMu       sync.Mutex
 	sentDigest string // images digest of the heartbeat in flight
@@ -98,16 +105,20 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		capacity[resource.Mem] = float64(cfg.MaxMem)
 	}
 	a := &Agent{cfg: cfg, log: log, capacity: capacity, devices: devices, closeRT: func() {}}
+	var scratchSize int64
 	switch cfg.Runtime {
 	case config.RuntimeDocker:
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		cli, err := docker.Connect(ctx)
-		cancel()
 		if err != nil {
 			return nil, err
 		}
-		a.rt = docker.New(cli, log.With("runtime", "docker"))
+		drt := docker.New(cli, log.With("runtime", "docker"))
+		a.rt = drt
 		a.closeRT = func() { _ = cli.Close() }
+		a.guard = isolateNetwork(ctx, drt, cli, cfg, log)
+		scratchSize = capScratch(ctx, cfg, log)
 	case config.RuntimeProcess:
 		prt := process.New(log.With("runtime", "process"))
 		a.rt = prt
@@ -119,15 +130,17 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.client = server.NewClient(cfg.ManagerURL, cfg.ClusterSecret, nil)
 	a.kernels = kernel.New(kernel.Config{
-		AgentID:    cfg.ID,
-		DataDir:    cfg.DataDir,
-		RunnerPath: cfg.RunnerPath,
-		LibDir:     cfg.KernelLibDir,
-		Chown:      cfg.Runtime == config.RuntimeDocker,
-		UID:        cfg.ContainerUID,
-		GID:        cfg.ContainerGID,
-		PidsLimit:  cfg.PidsLimit,
-		GPUs:       gpu.NewAllocator(devices),
+		AgentID:     cfg.ID,
+		DataDir:     cfg.DataDir,
+		RunnerPath:  cfg.RunnerPath,
+		LibDir:      cfg.KernelLibDir,
+		Chown:       cfg.Runtime == config.RuntimeDocker,
+		UID:         cfg.ContainerUID,
+		GID:         cfg.ContainerGID,
+		PidsLimit:   cfg.PidsLimit,
+		GPUs:        gpu.NewAllocator(devices),
+		ScratchSize: scratchSize,
+		JailMode:    cfg.JailMode,
 	}, a.rt, log, a.onDied)
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -140,6 +153,38 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		a.cfg.AdvertiseURL = "http://" + ln.Addr().String()
 	}
 	return a, nil
+}
+
+// isolateNetwork gives networked kernels the isolated session network.
+// When the host cannot isolate them, it says so once here, and every
+// networked kernel fails with the reason (they never get open access).
+// It returns the guard to keep watching, nil when there is nothing to
+// watch.
+func isolateNetwork(ctx context.Context, rt *docker.Runtime, cli netguard.NetworkClient, cfg Config, log *slog.Logger) *netguard.Guard {
+	g := netguard.New(netguard.Config{Network: cfg.SessionNetwork, Bridge: cfg.SessionBridge, ManagerURLs: cfg.ManagerURL}, cli, log)
+	rt.SetSessionNetwork(docker.SessionNetwork{Name: cfg.SessionNetwork, Ready: g.Ready, Sysctls: g.Sysctls()})
+	if err := g.Ready(ctx); err != nil {
+		log.Warn("sessions with network will be refused", "reason", err.Error())
+		return nil
+	}
+	log.Info("sessions with network are isolated", "network", cfg.SessionNetwork, "bridge", cfg.SessionBridge, "gateway", g.Gateway())
+	return g
+}
+
+// capScratch returns the cap of kernels' work dirs: cfg.ScratchSize when
+// this host can mount them (root, mkfs.ext4, loop devices), else 0 with
+// one warning that says why.
+func capScratch(ctx context.Context, cfg Config, log *slog.Logger) int64 {
+	if cfg.ScratchSize <= 0 {
+		log.Info("scratch dirs are uncapped (--scratch-size 0): a session can fill the agent's disk")
+		return 0
+	}
+	if err := scratch.Probe(ctx, cfg.DataDir); err != nil {
+		log.Warn("scratch dirs are uncapped: a session can fill the agent's disk", "reason", err.Error())
+		return 0
+	}
+	log.Info("scratch dirs are capped", "size", resource.FormatBytes(cfg.ScratchSize))
+	return cfg.ScratchSize
 }
 
 // ID returns the agent's id.
@@ -197,6 +242,10 @@ func (a *Agent) run(ctx context.Context) error {
 	go func() { serveErr <- srv.Serve(a.ln) }()
 	a.log.Info("agent serving", "addr", a.Addr(), "url", a.cfg.AdvertiseURL, "manager", a.cfg.ManagerURL, "runtime", a.cfg.Runtime)
 
+	if a.guard != nil {
+		a.bg.Add(1)
+		go func() { defer a.bg.Done(); a.guard.Watch(ctx, guardInterval) }()
+	}
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()

@@ -38,6 +38,13 @@ var buildRunner = sync.OnceValues(func() (string, error) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build runner: %v\n%s", err, b)
 	}
+	// Docker kernels run user code under bai-jail from the kernel library
+	// directory, which sits beside the runner here.
+	cmd = exec.Command("go", "build", "-o", filepath.Join(dir, "kernel-lib", "bai-jail"), "baigo.dev/bai/cmd/bai-jail")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build jail: %v\n%s", err, b)
+	}
 	return out, nil
 })
 
@@ -201,6 +208,7 @@ func baseConfig(t *testing.T, fm *fakeManager, runtime, dataDir string) agent.Co
 		ClusterSecret:     secret,
 		DataDir:           dataDir,
 		RunnerPath:        runner,
+		KernelLibDir:      filepath.Join(filepath.Dir(runner), "kernel-lib"),
 		Runtime:           runtime,
 		HeartbeatInterval: 100 * time.Millisecond,
 	}

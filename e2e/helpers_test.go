@@ -41,9 +41,22 @@ func uniqueName(t *testing.T) string {
 // newSession creates a running python session and destroys it at cleanup.
 func newSession(t *testing.T, c *compat.Client) (name, id string) {
 	t.Helper()
-	name = uniqueName(t)
+	return newSessionWith(t, c, compat.CreateOptions{})
+}
+
+// newSessionWith is newSession with more create options (image and name
+// are filled in when empty).
+func newSessionWith(t *testing.T, c *compat.Client, o compat.CreateOptions) (name, id string) {
+	t.Helper()
+	if o.Image == "" {
+		o.Image = imageName
+	}
+	if o.Name == "" {
+		o.Name = uniqueName(t)
+	}
+	name = o.Name
 	ctx := testCtx(t, 90*time.Second)
-	res, err := c.Create(ctx, compat.CreateOptions{Image: imageName, Name: name})
+	res, err := c.Create(ctx, o)
 	if err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}

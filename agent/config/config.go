@@ -17,6 +17,7 @@ import (
 
 	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/resource"
 )
 
 // Runtime names.
@@ -35,7 +36,17 @@ const (
 	DefaultPidsLimit         = 512
 	DefaultListenAddr        = "127.0.0.1:6001"
 	DefaultMinFreeDisk       = 1 << 30
+	DefaultScratchSize       = 10 << 30
+	DefaultSessionNetwork    = "bai-sessions"
+	DefaultSessionBridge     = "bai-br0"
 )
+
+// NoScratchCap as ScratchSize leaves kernels' work dirs uncapped.
+const NoScratchCap = -1
+
+// MinScratchSize is the smallest scratch cap (an ext4 file system needs
+// some room of its own).
+const MinScratchSize = 8 << 20
 
 // Config configures one agent.
 type Config struct {
@@ -75,7 +86,33 @@ type Config struct {
 	// host has, after CPUOvercommit).
 	MaxCPU float64
 	MaxMem int64
+	// ScratchSize caps each kernel's work dir (/home/work): with the
+	// docker runtime and root, it is a loop-mounted ext4 image of this
+	// size. Default 10 GiB; NoScratchCap (any negative value): no cap.
+	ScratchSize int64
+	// SessionNetwork is the Docker network networked sessions join
+	// (default bai-sessions), SessionBridge its bridge interface (default
+	// bai-br0): see package netguard.
+	SessionNetwork string
+	SessionBridge  string
+	// JailMode is how user code runs under bai-jail (agent/jail), which
+	// the kernel library directory must hold: JailEnforce (the default
+	// with the docker runtime), JailWatch (log what would be refused),
+	// JailNoop (the jail execs the program untouched) or JailOff (the
+	// default with the process runtime, whose kernels run on the host).
+	JailMode string
 }
+
+// Jail modes.
+const (
+	JailEnforce = "enforce"
+	JailWatch   = "watch"
+	JailNoop    = "noop"
+	JailOff     = "off"
+)
+
+// JailBinary is bai-jail's name in the kernel library directory.
+const JailBinary = "bai-jail"
 
 // WithDefaults returns c with every unset field at its default.
 func (c Config) WithDefaults() Config {
@@ -109,6 +146,23 @@ func (c Config) WithDefaults() Config {
 	if c.MinFreeDisk == 0 {
 		c.MinFreeDisk = DefaultMinFreeDisk
 	}
+	if c.ScratchSize == 0 {
+		c.ScratchSize = DefaultScratchSize
+	} else if c.ScratchSize < 0 {
+		c.ScratchSize = NoScratchCap
+	}
+	if c.SessionNetwork == "" {
+		c.SessionNetwork = DefaultSessionNetwork
+	}
+	if c.JailMode == "" {
+		c.JailMode = JailEnforce
+		if c.Runtime == RuntimeProcess {
+			c.JailMode = JailOff
+		}
+	}
+	if c.SessionBridge == "" {
+		c.SessionBridge = DefaultSessionBridge
+	}
 	c.ManagerURL = strings.TrimRight(c.ManagerURL, "/")
 	c.AdvertiseURL = strings.TrimRight(c.AdvertiseURL, "/")
 	return c
@@ -139,6 +193,24 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.ScratchSize > 0 && c.ScratchSize < MinScratchSize {
+		errs = append(errs, fmt.Errorf("scratch size %d is below the minimum of 8 MiB (0 turns the cap off)", c.ScratchSize))
+	}
+	if c.SessionNetwork != "" && !networkPattern.MatchString(c.SessionNetwork) {
+		errs = append(errs, fmt.Errorf("session network %q is not a valid docker network name", c.SessionNetwork))
+	}
+	if c.SessionBridge != "" && !bridgePattern.MatchString(c.SessionBridge) {
+		errs = append(errs, fmt.Errorf("session bridge %q is not an interface name (at most 15 letters, digits, '.', '_' and '-')", c.SessionBridge))
+	}
+	switch c.JailMode {
+	case "", JailOff:
+	case JailEnforce, JailWatch, JailNoop:
+		if jail := filepath.Join(c.KernelLibDir, JailBinary); c.KernelLibDir == "" || !isFile(jail) {
+			errs = append(errs, fmt.Errorf("jail mode %s needs %s in the kernel library directory (build it with `make build`, point --kernel-lib at it, or pass --jail off to run user code unjailed)", c.JailMode, JailBinary))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("jail mode %q: want enforce, watch, noop or off", c.JailMode))
+	}
 	if c.ID != "" && !idPattern.MatchString(c.ID) {
 		errs = append(errs, fmt.Errorf("agent id %q has characters other than letters, digits, '.', '_' and '-'", c.ID))
 	}
@@ -148,7 +220,27 @@ func (c Config) Validate() error {
 	return nil
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var (
+	idPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	networkPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	bridgePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$`)
+)
+
+// ParseScratchSize reads a --scratch-size value: a size such as 10GiB or
+// 512m, or 0 for no cap (NoScratchCap).
+func ParseScratchSize(s string) (int64, error) {
+	n, err := resource.ParseBytes(s)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return NoScratchCap, nil
+	}
+	if n < MinScratchSize {
+		return 0, fmt.Errorf("scratch size %q is below the minimum of 8 MiB (0 turns the cap off): %w", s, errdefs.ErrInvalidArgument)
+	}
+	return n, nil
+}
 
 // LoadOrCreateID returns the agent id kept in dataDir/agent-id, making and
 // saving a new one ("i-" plus random hex) the first time. The id must stay
@@ -182,4 +274,9 @@ func LoadOrCreateID(dataDir string) (string, error) {
 		return "", fmt.Errorf("write agent id: %w", err)
 	}
 	return id, nil
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -282,7 +282,7 @@ func TestJailSignals(t *testing.T) {
 	}
 	// The run's own process group holds the jail: the jail delivers the
 	// signal to everyone else in it and stays.
-	r = runJail(t, diff, jail.ModeEnforce, `trap "echo got TERM" TERM; sleep 30 & kill -TERM 0; wait; echo after`)
+	r = runJail(t, diff, jail.ModeEnforce, `trap "echo got TERM" TERM; sleep 30 & until [ "$(cat /proc/$!/comm)" = sleep ]; do :; done; kill -TERM 0; wait; echo after`)
 	if r.stdout != "got TERM\nafter\n" || r.code != 0 {
 		t.Fatalf("group signal: got %+v", r)
 	}

@@ -74,7 +74,7 @@ func supervise(o Options, pol Policy, from string) int {
 	t := &tracer{
 		pol: pol, mode: o.Mode, log: log, self: os.Getpid(), main: pid,
 		threads: map[int]int{pid: pid}, procs: map[int]bool{pid: true},
-		firstExec: true,
+		firstExec: true, memFDs: map[int]int{},
 	}
 	t.log.debugf("jail %s: policy %s, pid %d", o.Mode, from, pid)
 	// The child stops at its exec (PTRACE_TRACEME); from then on it and
@@ -154,12 +154,16 @@ type tracer struct {
 	forks     int          // processes created
 	firstExec bool         // the program's own exec is still to come
 	noVMRead  bool         // process_vm_readv is refused here
+	memFDs    map[int]int  // tgid → open /proc/<tgid>/mem
+	stops     int          // wait reports, for BAI_JAIL_DEBUG
+	checks    int          // seccomp stops
 }
 
 func (t *tracer) loop() int {
 	for {
 		var ws unix.WaitStatus
 		pid, err := wait4(-1, &ws, unix.WALL)
+		t.stops++
 		if err != nil {
 			// No child left without having seen the program's end: it
 			// cannot happen, but do not spin.
@@ -181,6 +185,7 @@ func (t *tracer) loop() int {
 
 // finish ends the jail the way the program ended.
 func (t *tracer) finish(ws unix.WaitStatus) int {
+	t.log.debugf("%d stops, %d checked calls, %d forks, %d execs", t.stops, t.checks, t.forks, t.execs)
 	t.log.flush()
 	if ws.Signaled() {
 		sig := ws.Signal()
@@ -204,6 +209,7 @@ func (t *tracer) gone(pid int) {
 	delete(t.threads, pid)
 	if ok && tgid == pid {
 		delete(t.procs, tgid)
+		t.dropMem(tgid)
 	}
 }
 
@@ -229,6 +235,7 @@ func (t *tracer) stopped(pid int, ws unix.WaitStatus) {
 			t.cont(pid, 0)
 			return
 		case unix.PTRACE_EVENT_EXEC:
+			t.dropMem(t.threads[pid])
 			if old, err := unix.PtraceGetEventMsg(pid); err == nil && int(old) != pid {
 				delete(t.threads, int(old)) // a thread exec'd and took the leader's pid
 			}
@@ -306,6 +313,7 @@ type verdict struct {
 }
 
 func (t *tracer) onSeccomp(pid int) {
+	t.checks++
 	reason, err := unix.PtraceGetEventMsg(pid)
 	if err != nil {
 		return
@@ -612,12 +620,30 @@ func (t *tracer) readMem(pid int, addr uintptr, dst []byte) (int, error) {
 		}
 		t.noVMRead = true
 	}
-	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
+	tgid := t.threads[pid]
+	fd, ok := t.memFDs[tgid]
+	if !ok {
+		var err error
+		fd, err = unix.Open("/proc/"+strconv.Itoa(pid)+"/mem", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0, err
+		}
+		if tgid != 0 {
+			t.memFDs[tgid] = fd // kept until the process execs or ends
+		} else {
+			defer unix.Close(fd)
+		}
 	}
-	defer unix.Close(fd)
 	return unix.Pread(fd, dst, int64(addr))
+}
+
+// dropMem forgets the memory descriptor of process tgid, which refers to
+// an address space that exec replaced or that is gone.
+func (t *tracer) dropMem(tgid int) {
+	if fd, ok := t.memFDs[tgid]; ok {
+		unix.Close(fd)
+		delete(t.memFDs, tgid)
+	}
 }
 
 // readString reads a NUL-terminated string of at most PATH_MAX bytes,

@@ -165,6 +165,10 @@ func (w *Workspace) WriteFile(rel string, r io.Reader, max int64) (int64, error)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		// The work dir's size is capped (package scratch).
+		err = fmt.Errorf("file %s does not fit: no space left in %s: %w", rel, ContainerWorkDir, errdefs.ErrTooLarge)
+	}
 	if err != nil {
 		_ = w.root.Remove(rel)
 		return n, err

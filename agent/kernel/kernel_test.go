@@ -127,8 +127,7 @@ func newEnv(t *testing.T, f fixture, dataDir, agentID string) *env {
 
 func newEnvRunner(t *testing.T, f fixture, dataDir, agentID, runner string) *env {
 	t.Helper()
-	e := &env{dataDir: dataDir, agentID: agentID, died: make(chan aproto.KernelEvent, 16)}
-	e.m = kernel.New(kernel.Config{
+	return newEnvConfig(t, f, kernel.Config{
 		AgentID:    agentID,
 		DataDir:    dataDir,
 		RunnerPath: runner,
@@ -136,7 +135,13 @@ func newEnvRunner(t *testing.T, f fixture, dataDir, agentID, runner string) *env
 		UID:        1000,
 		GID:        1000,
 		PidsLimit:  256,
-	}, f.rt, quietLog(), func(ev aproto.KernelEvent) { e.died <- ev })
+	})
+}
+
+func newEnvConfig(t *testing.T, f fixture, cfg kernel.Config) *env {
+	t.Helper()
+	e := &env{dataDir: cfg.DataDir, agentID: cfg.AgentID, died: make(chan aproto.KernelEvent, 16)}
+	e.m = kernel.New(cfg, f.rt, quietLog(), func(ev aproto.KernelEvent) { e.died <- ev })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); e.m.WatchEvents(ctx) }()

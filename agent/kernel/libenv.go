@@ -4,9 +4,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 
 	"baigo.dev/bai/agent/runtime"
+	"baigo.dev/bai/common/kproto"
 )
 
 // Names inside the kernel library directory (Config.LibDir).
@@ -67,4 +70,24 @@ func joinNonEmpty(first, rest string) string {
 		return first
 	}
 	return first + ":" + rest
+}
+
+// addJailEnv tells the runner to start user code through bai-jail in mode
+// and which variables the session's creator set (the jail keeps them
+// besides its policy's preserved keys).
+func addJailEnv(env map[string]string, mode string, userEnv map[string]string) {
+	if mode == "" || mode == "off" {
+		return
+	}
+	env[kproto.EnvJailMode] = mode
+	keys := make([]string, 0, len(userEnv))
+	for k := range userEnv {
+		if _, ok := env[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) > 0 {
+		env[kproto.EnvJailKeepEnv] = strings.Join(keys, ",")
+	}
 }

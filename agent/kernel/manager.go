@@ -32,6 +32,7 @@ import (
 
 	"baigo.dev/bai/agent/resources/gpu"
 	"baigo.dev/bai/agent/runtime"
+	"baigo.dev/bai/agent/scratch"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/common/kproto"
@@ -65,6 +66,13 @@ type Config struct {
 	// GPUs hands out the host's GPUs to kernels that ask for cuda.device
 	// slots; nil: the host has none.
 	GPUs *gpu.Allocator
+	// ScratchSize, when positive, caps each kernel's work dir: it is then
+	// a loop-mounted ext4 image of this size (package scratch; needs
+	// root). 0: a plain directory on the agent's disk.
+	ScratchSize int64
+	// JailMode, unless "" or "off", makes the runner start user code
+	// through bai-jail from LibDir in that mode (enforce, watch, noop).
+	JailMode string
 }
 
 // DiedFunc receives kernels that died without being asked to.
@@ -234,6 +242,13 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return aproto.KernelInfo{}, fmt.Errorf("kernel %s: make dir: %w", k.id, err)
 		}
+		if d == workDir && m.cfg.ScratchSize > 0 {
+			start := time.Now()
+			if err := scratch.Mount(ctx, filepath.Join(k.dir, scratch.ImageName), workDir, m.cfg.ScratchSize); err != nil {
+				return aproto.KernelInfo{}, fmt.Errorf("kernel %s: scratch dir: %w", k.id, err)
+			}
+			k.log.Debug("scratch dir mounted", "size", m.cfg.ScratchSize, "took", time.Since(start))
+		}
 		if m.cfg.Chown {
 			if err := os.Chown(d, m.cfg.UID, m.cfg.GID); err != nil {
 				// Not root: let the container user write anyway.
@@ -258,6 +273,7 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 	}
 	libDir := m.libDir()
 	addKernelEnv(env, libDir, req.RuntimeType, req.Resources[resource.CPU])
+	addJailEnv(env, m.cfg.JailMode, req.Environ)
 	labels := map[string]string{
 		types.LabelOwner:     types.OwnerValue,
 		types.LabelAgentID:   m.cfg.AgentID,
@@ -397,15 +413,27 @@ func (m *Manager) cleanup(k *Kernel) {
 	if k.link != "" {
 		_ = os.Remove(k.link)
 	}
+	removeKernelDir(k.dir, k.log)
+}
+
+// removeKernelDir unmounts a kernel's capped scratch dir, if it has one,
+// and removes the kernel's host dir.
+func removeKernelDir(dir string, log *slog.Logger) {
+	if err := scratch.Unmount(filepath.Join(dir, "work"), filepath.Join(dir, scratch.ImageName)); err != nil {
+		// Removing the tree now would delete the files inside the mount
+		// and leave it; keep it for the next start's clean-up.
+		log.Warn("unmount scratch dir; kernel dir kept", "dir", dir, "err", err)
+		return
+	}
 	// A process of the kernel that is still being torn down may create a
 	// file while the tree is removed; a second pass catches it.
-	err := os.RemoveAll(k.dir)
+	err := os.RemoveAll(dir)
 	for i := 0; err != nil && i < 3; i++ {
 		time.Sleep(50 * time.Millisecond)
-		err = os.RemoveAll(k.dir)
+		err = os.RemoveAll(dir)
 	}
 	if err != nil {
-		k.log.Warn("remove kernel dir", "dir", k.dir, "err", err)
+		log.Warn("remove kernel dir", "dir", dir, "err", err)
 	}
 }
 
@@ -681,7 +709,7 @@ func (m *Manager) Adopt(ctx context.Context) ([]string, error) {
 			_, known := m.kernels[e.Name()]
 			m.mu.Unlock()
 			if !known {
-				_ = os.RemoveAll(filepath.Join(m.cfg.DataDir, "kernels", e.Name()))
+				removeKernelDir(filepath.Join(m.cfg.DataDir, "kernels", e.Name()), m.log)
 			}
 		}
 	}

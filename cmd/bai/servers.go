@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"baigo.dev/bai/agent"
+	agentconfig "baigo.dev/bai/agent/config"
 	"baigo.dev/bai/backend/config"
 	"baigo.dev/bai/backend/server"
 	"baigo.dev/bai/common/resource"
@@ -92,6 +93,9 @@ type agentFlags struct {
 	maxMem                                   string
 	metricsListen                            string
 	minFreeDisk                              string
+	scratchSize                              string
+	sessionNetwork, sessionBridge            string
+	jail                                     string
 }
 
 func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float64) {
@@ -110,6 +114,10 @@ func (a *agentFlags) add(cmd *cobra.Command, withManager bool, overcommit float6
 	cmd.Flags().StringVar(&a.metricsListen, "metrics-listen", os.Getenv("BAI_AGENT_METRICS_LISTEN"), "also serve GET /metrics without authentication on this address, for Prometheus (the control port serves it only with the cluster secret)")
 	cmd.Flags().Float64Var(&a.maxCPU, "max-cpu", 0, "offer at most this many cpu slots to sessions (0: what the host has)")
 	cmd.Flags().StringVar(&a.maxMem, "max-mem", "", "offer at most this much memory to sessions, e.g. 8g (empty: what the host has)")
+	cmd.Flags().StringVar(&a.scratchSize, "scratch-size", "10GiB", "cap of each session's /home/work, a loop-mounted ext4 image (needs root; without it the agent warns and leaves scratch uncapped); 0: no cap")
+	cmd.Flags().StringVar(&a.sessionNetwork, "session-network", agentconfig.DefaultSessionNetwork, "docker network that sessions with network join (made when missing: no traffic between its containers, no IPv6)")
+	cmd.Flags().StringVar(&a.sessionBridge, "session-bridge", agentconfig.DefaultSessionBridge, "bridge interface of --session-network, which the agent's iptables rules keep off the host and private networks")
+	cmd.Flags().StringVar(&a.jail, "jail", os.Getenv("BAI_JAIL"), "how user code runs under bai-jail (kernel-lib/bai-jail): enforce, watch (log what enforce would refuse), noop (no filter, for comparison) or off (default: enforce with the docker runtime, off with process)")
 	cmd.Flags().StringVar(&a.fakeGPUs, "fake-gpus", os.Getenv("BAI_FAKE_GPUS"), "offer made-up GPUs instead of those NVML finds, for tests: COUNT[:MODEL[:MEMORY]], e.g. 2 or '2:NVIDIA H100 80GB HBM3:80GiB' (kernels see them as CUDA_VISIBLE_DEVICES only)")
 }
 
@@ -152,9 +160,14 @@ func (a *agentFlags) config(dataDir, managerURL, secret string) (agent.Config, e
 			return agent.Config{}, fmt.Errorf("--max-mem: %w", err)
 		}
 	}
+	scratch, err := agentconfig.ParseScratchSize(a.scratchSize)
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("--scratch-size: %w", err)
+	}
 	return agent.Config{ID: a.id, ListenAddr: a.listen, ManagerURL: managerURL, ClusterSecret: secret,
 		DataDir: dd, RunnerPath: abs, KernelLibDir: kernelLib, Runtime: a.runtime, HeartbeatInterval: a.heartbeat, ScalingGroup: a.sg, CPUOvercommit: a.overcommit, FakeGPUs: a.fakeGPUs,
-		MaxCPU: a.maxCPU, MaxMem: maxMem, MetricsListen: a.metricsListen, MinFreeDisk: minFree}, nil
+		MaxCPU: a.maxCPU, MaxMem: maxMem, MetricsListen: a.metricsListen, MinFreeDisk: minFree,
+		ScratchSize: scratch, SessionNetwork: a.sessionNetwork, SessionBridge: a.sessionBridge, JailMode: a.jail}, nil
 }
 
 func agentCmd(ctx context.Context, newLog func() *slog.Logger) *cobra.Command {

@@ -36,6 +36,7 @@ import (
 	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/e2e/compat"
 	"baigo.dev/bai/e2e/devserver"
+	"baigo.dev/bai/e2e/langs"
 )
 
 // config holds the command-line settings.
@@ -58,6 +59,9 @@ type config struct {
 	// "dev" (the bai dev figures above); empty runs both.
 	only    string
 	cluster clusterConfig
+	// jailRounds is how many times each jail workload runs in each mode
+	// (0 skips the jail section, which needs a C image).
+	jailRounds int
 }
 
 func main() {
@@ -73,6 +77,7 @@ func main() {
 	flag.StringVar(&cfg.langs, "langs", "all", `per-language section: "all" images present, comma-separated keys (c,go,...), or "none"`)
 	flag.IntVar(&cfg.langColdRuns, "lang-n", 3, "cold starts per language")
 	flag.IntVar(&cfg.langRTTRuns, "lang-rtt", 20, "trivial-statement round trips per REPL language")
+	flag.IntVar(&cfg.jailRounds, "jail-rounds", 5, "rounds of each jail workload per mode (0: skip the jail section)")
 	flag.StringVar(&cfg.only, "only", "", `run one part only: "cluster" (manager with simulated agents) or "dev" (bai dev on Docker)`)
 	flag.IntVar(&cfg.cluster.hbAgents, "cluster-hb-agents", 500, "simulated agents of the heartbeat CPU measurement")
 	flag.IntVar(&cfg.cluster.agents, "cluster-agents", 200, "simulated agents of the placement measurement")
@@ -158,6 +163,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	track := func(id string) { sessions = appendID(sessions, id) }
 	lrows := benchLangs(ctx, c, ls, refs, cfg.langColdRuns, cfg.langRTTRuns, track, log)
 	printLangTable(out, lrows, cfg.langColdRuns, cfg.langRTTRuns)
+	if cfg.jailRounds > 0 {
+		images, err := langs.LocalImages(ctx)
+		if err != nil {
+			return err
+		}
+		if len(images["c"]) == 0 {
+			log.Warn("jail section skipped: no C image (make images LANGS=c)")
+			return nil
+		}
+		if err := benchJail(ctx, c, images["c"][0], cfg.jailRounds, track, log, out); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -22,6 +22,8 @@ type CreateOptions struct {
 	// ReuseIfExists is sent only when set.
 	ReuseIfExists  *bool
 	StartupCommand *string
+	// Network asks for a network (bai's extension; sent only when set).
+	Network bool
 }
 
 // CreateResult is the create answer, read with both v4 and v5+ field names.
@@ -100,6 +102,9 @@ func (c *Client) CreateBody(o CreateOptions) map[string]any {
 	}
 	if o.ReuseIfExists != nil {
 		body["reuseIfExists"] = *o.ReuseIfExists
+	}
+	if o.Network {
+		body["network"] = true
 	}
 	switch m := c.Major(); {
 	case m >= 5:

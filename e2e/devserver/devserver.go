@@ -39,6 +39,8 @@ type Options struct {
 	AgentListen string
 	// ReadyTimeout bounds the wait for the API (90 s when zero).
 	ReadyTimeout time.Duration
+	// Args are more flags for bai dev, e.g. --scratch-size 64MiB.
+	Args []string
 }
 
 // Server is one running bai dev process.
@@ -63,11 +65,12 @@ func FreeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// LocateBinaries returns a folder holding bai and bai-runner: dir when set,
+// LocateBinaries returns a folder holding bai, bai-runner and
+// kernel-lib/bai-jail: dir when set,
 // repoRoot/bin when complete there, else a fresh build into buildDir.
 func LocateBinaries(ctx context.Context, dir, repoRoot, buildDir string) (string, error) {
 	has := func(d string) bool {
-		for _, b := range []string{"bai", "bai-runner"} {
+		for _, b := range []string{"bai", "bai-runner", "kernel-lib/bai-jail"} {
 			if fi, err := os.Stat(filepath.Join(d, b)); err != nil || fi.IsDir() {
 				return false
 			}
@@ -77,7 +80,7 @@ func LocateBinaries(ctx context.Context, dir, repoRoot, buildDir string) (string
 	if dir != "" {
 		abs, _ := filepath.Abs(dir)
 		if !has(abs) {
-			return "", fmt.Errorf("%s lacks bai or bai-runner", dir)
+			return "", fmt.Errorf("%s lacks bai, bai-runner or kernel-lib/bai-jail (make build)", dir)
 		}
 		return abs, nil
 	}
@@ -87,6 +90,7 @@ func LocateBinaries(ctx context.Context, dir, repoRoot, buildDir string) (string
 	}
 	builds := []struct{ out, pkg, env string }{
 		{"bai-runner", "./cmd/bai-runner", "CGO_ENABLED=0"},
+		{"kernel-lib/bai-jail", "./cmd/bai-jail", "CGO_ENABLED=0"},
 		{"bai", "./cmd/bai", ""},
 	}
 	for _, b := range builds {
@@ -129,9 +133,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("log file: %w", err)
 	}
 	fmt.Fprintf(logf, "=== start %s\n", time.Now().Format(time.RFC3339Nano))
-	s.cmd = exec.Command(filepath.Join(o.BinDir, "bai"), "dev",
+	args := append([]string{"dev",
 		"--data-dir", o.DataDir, "--listen", o.Listen, "--agent-listen", o.AgentListen,
-		"--runner", filepath.Join(o.BinDir, "bai-runner"), "--runtime", "docker")
+		"--runner", filepath.Join(o.BinDir, "bai-runner"), "--runtime", "docker"}, o.Args...)
+	s.cmd = exec.Command(filepath.Join(o.BinDir, "bai"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()

@@ -1,5 +1,6 @@
 // Package docker is the production runtime: each kernel is a Docker container
-// with the runner binary bind-mounted read-only, no network unless asked,
+// with the runner binary bind-mounted read-only, no network unless asked
+// (and then only the isolated session network: see package netguard),
 // all capabilities dropped, resource limits set, and labels that let a
 // restarted agent find what it owns.
 //
@@ -75,6 +76,19 @@ type Runtime struct {
 	// cgroupRoot is where the host's cgroup hierarchies are mounted; Stats
 	// reads a container's counters there first.
 	cgroupRoot string
+	sessNet    SessionNetwork
+}
+
+// SessionNetwork is where containers that ask for network go.
+type SessionNetwork struct {
+	// Name is the Docker network they join.
+	Name string
+	// Ready is asked before each networked container is made: nil when
+	// the network exists and the host keeps its containers isolated, else
+	// an error saying why not (the container is then not made).
+	Ready func(ctx context.Context) error
+	// Sysctls are set in every networked container.
+	Sysctls map[string]string
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -83,6 +97,10 @@ var _ runtime.Runtime = (*Runtime)(nil)
 func New(cli Client, log *slog.Logger) *Runtime {
 	return &Runtime{cli: cli, log: log, cgroupRoot: "/sys/fs/cgroup"}
 }
+
+// SetSessionNetwork sets where networked containers go. Until it is set,
+// Create refuses them.
+func (r *Runtime) SetSessionNetwork(n SessionNetwork) { r.sessNet = n }
 
 // Connect makes a client from the environment (DOCKER_HOST, ...) with API
 // version negotiation and checks that the engine answers.
@@ -119,8 +137,19 @@ func wrap(what string, err error) error {
 	}
 }
 
-// Create makes the kernel container.
+// Create makes the kernel container. A networked one joins the session
+// network, never Docker's default bridge.
 func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
+	netMode := container.NetworkMode("none")
+	if s.Network {
+		if r.sessNet.Name == "" || r.sessNet.Ready == nil {
+			return "", fmt.Errorf("this agent cannot isolate networked sessions: it has no session network: %w", errdefs.ErrUnavailable)
+		}
+		if err := r.sessNet.Ready(ctx); err != nil {
+			return "", err
+		}
+		netMode = container.NetworkMode(r.sessNet.Name)
+	}
 	env := []string{
 		kproto.EnvRuntimeType + "=" + s.RuntimeType,
 		kproto.EnvRuntimePath + "=" + s.RuntimePath,
@@ -158,10 +187,6 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 		Hostname: "kernel",
 	}
 	useInit := true
-	netMode := container.NetworkMode("none")
-	if s.Network {
-		netMode = "bridge"
-	}
 	hc := &container.HostConfig{
 		Binds: []string{
 			s.RunnerPath + ":" + RunnerPath + ":ro",
@@ -188,6 +213,9 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 			NanoCPUs: int64(s.CPU * 1e9),
 			Memory:   s.Memory,
 		},
+	}
+	if s.Network && len(r.sessNet.Sysctls) > 0 {
+		hc.Sysctls = r.sessNet.Sysctls
 	}
 	if s.LibDir != "" {
 		hc.Binds = append(hc.Binds, s.LibDir+":"+runtime.ContainerLibDir+":ro")
