@@ -39,11 +39,16 @@ print("tiocsti", errname(lambda: fcntl.ioctl(s, termios.TIOCSTI, b"x")))
 print("write-opt", errname(lambda: open("/opt/planted", "w")))
 print("proc-runner-mem", errname(lambda: open("/proc/%d/mem" % runner, "r+b")))
 print("env-ipc", os.environ.get("BAI_IPC_DIR"))
+print("runner-environ", errname(lambda: open("/proc/%d/environ" % runner, "rb").read()))
+print("runner-mem-read", errname(lambda: open("/proc/%d/mem" % runner, "rb")))
+status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+# Docker's default profile stays beneath the jail's filter.
+print("seccomp", status["Seccomp"].strip(), "filters>=2", int(status.get("Seccomp_filters", "0")) >= 2)
 `
 	r := run(t, c, name, code)
 	out := r.Stdout()
 	for _, want := range []string{"parent bai-jail", "ptrace-runner EPERM", "kill-runner EPERM", "kill-jail EPERM",
-		"kill-init EPERM", "kill-all EPERM", "io_uring EPERM", "tiocsti EPERM", "write-opt EPERM", "proc-runner-mem EPERM", "env-ipc None"} {
+		"kill-init EPERM", "kill-all EPERM", "io_uring EPERM", "tiocsti EPERM", "write-opt EPERM", "proc-runner-mem EPERM", "env-ipc None", "runner-environ EACCES", "runner-mem-read EACCES", "seccomp 2 filters>=2 True"} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("want %q in:\n%s%s", want, out, r.Stderr())
 		}

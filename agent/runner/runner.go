@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -56,6 +57,12 @@ func Main() int {
 		return code
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "bai-runner")
+	// User code runs as the runner's user: without this it could read the
+	// runner's memory, environment and descriptors through /proc. Children
+	// become dumpable again when they exec.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		log.Warn("cannot make the runner non-dumpable", "err", err)
+	}
 	// The live heap is tiny; keep the resident set small too.
 	debug.SetGCPercent(50)
 	debug.SetMemoryLimit(16 << 20)
