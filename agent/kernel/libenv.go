@@ -75,11 +75,14 @@ func joinNonEmpty(first, rest string) string {
 // addJailEnv tells the runner to start user code through bai-jail in mode
 // and which variables the session's creator set (the jail keeps them
 // besides its policy's preserved keys).
-func addJailEnv(env map[string]string, mode string, userEnv map[string]string) {
+func addJailEnv(env map[string]string, mode, policy string, userEnv map[string]string) {
 	if mode == "" || mode == "off" {
 		return
 	}
 	env[kproto.EnvJailMode] = mode
+	if policy != "" {
+		env[kproto.EnvJailPolicy] = policy
+	}
 	keys := make([]string, 0, len(userEnv))
 	for k := range userEnv {
 		if _, ok := env[k]; ok {

@@ -273,7 +273,7 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 	}
 	libDir := m.libDir()
 	addKernelEnv(env, libDir, req.RuntimeType, req.Resources[resource.CPU])
-	addJailEnv(env, m.cfg.JailMode, req.Environ)
+	addJailEnv(env, m.cfg.JailMode, req.JailPolicy, req.Environ)
 	labels := map[string]string{
 		types.LabelOwner:     types.OwnerValue,
 		types.LabelAgentID:   m.cfg.AgentID,

@@ -32,6 +32,7 @@ type Config struct {
 // JailConfig says how user processes are jailed.
 type JailConfig struct {
 	Mode      string // enforce, watch or noop; "" or "off": no jail
+	Policy    string // policy name; "": the runtime type
 	Path      string // bai-jail
 	PolicyDir string // operator policies (NAME.yml)
 	KeepEnv   string // comma-separated variable names the jail keeps
@@ -53,6 +54,7 @@ func ConfigFromEnv(lookup func(string) (string, bool)) Config {
 		WorkDir:     get(kproto.EnvWorkDir, "/home/work"),
 		Jail: JailConfig{
 			Mode:      get(kproto.EnvJailMode, ""),
+			Policy:    get(kproto.EnvJailPolicy, ""),
 			Path:      get(kproto.EnvJailPath, kproto.ContainerJailPath),
 			PolicyDir: get(kproto.EnvJailPolicyDir, kproto.ContainerJailPolicyDir),
 			KeepEnv:   get(kproto.EnvJailKeepEnv, ""),

@@ -193,6 +193,7 @@ func (s *Service) startKernel(ctx context.Context, sess *ent.Session, agentID, a
 	}
 	if img, _, _ := s.ImageByName(ctx, sess.Image); img != nil {
 		req.Image, req.RuntimeType, req.RuntimePath = img.Ref, img.RuntimeType, img.RuntimePath
+		req.JailPolicy = img.Labels[types.LabelJailPolicy]
 	}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	info, err := s.rpc.CreateKernel(cctx, addr, req)

@@ -169,16 +169,19 @@ const EventKernelDied = "kernel_died"
 
 // CreateKernel asks an agent to start a kernel container.
 type CreateKernel struct {
-	KernelID       string             `json:"kernelId"`
-	SessionID      string             `json:"sessionId"`
-	SessionName    string             `json:"sessionName"`
-	OwnerAccessKey string             `json:"ownerAccessKey"`
-	Image          string             `json:"image"` // docker reference
-	RuntimeType    string             `json:"runtimeType"`
-	RuntimePath    string             `json:"runtimePath"`
-	Resources      map[string]float64 `json:"resources"` // cpu cores, mem bytes
-	Environ        map[string]string  `json:"environ,omitempty"`
-	Network        bool               `json:"network"` // false: no network at all
+	KernelID       string `json:"kernelId"`
+	SessionID      string `json:"sessionId"`
+	SessionName    string `json:"sessionName"`
+	OwnerAccessKey string `json:"ownerAccessKey"`
+	Image          string `json:"image"` // docker reference
+	RuntimeType    string `json:"runtimeType"`
+	RuntimePath    string `json:"runtimePath"`
+	// JailPolicy is the image's bai-jail policy name (its
+	// ai.backend.jail-policy label); empty: the runtime type's.
+	JailPolicy string             `json:"jailPolicy,omitempty"`
+	Resources  map[string]float64 `json:"resources"` // cpu cores, mem bytes
+	Environ    map[string]string  `json:"environ,omitempty"`
+	Network    bool               `json:"network"` // false: no network at all
 }
 
 // KernelInfo describes a started kernel.

@@ -41,6 +41,9 @@ const (
 	// EnvJailMode is the jail mode the agent asks for: enforce, watch or
 	// noop; unset or "off" runs user code without bai-jail.
 	EnvJailMode = "BAI_JAIL_MODE"
+	// EnvJailPolicy names the jail policy (the image's
+	// ai.backend.jail-policy label); default: the runtime type.
+	EnvJailPolicy = "BAI_JAIL_POLICY"
 	// EnvJailPath overrides ContainerJailPath (process runtime, tests).
 	EnvJailPath = "BAI_JAIL_PATH"
 	// EnvJailPolicyDir overrides ContainerJailPolicyDir.

@@ -67,12 +67,15 @@ const LabelSlots = "ai.backend.bai.slots"
 
 // Image labels of kernel images (see API.md).
 const (
-	LabelKernelSpec   = "ai.backend.kernelspec"
-	LabelFeatures     = "ai.backend.features"
-	LabelMinCPU       = "ai.backend.resource.min.cpu"
-	LabelMinMem       = "ai.backend.resource.min.mem"
-	LabelBaseDistro   = "ai.backend.base-distro"
-	LabelRuntimeType  = "ai.backend.runtime-type"
+	LabelKernelSpec  = "ai.backend.kernelspec"
+	LabelFeatures    = "ai.backend.features"
+	LabelMinCPU      = "ai.backend.resource.min.cpu"
+	LabelMinMem      = "ai.backend.resource.min.mem"
+	LabelBaseDistro  = "ai.backend.base-distro"
+	LabelRuntimeType = "ai.backend.runtime-type"
+	// LabelJailPolicy names the bai-jail policy of an image's kernels
+	// (default: its runtime type).
+	LabelJailPolicy   = "ai.backend.jail-policy"
 	LabelRuntimePath  = "ai.backend.runtime-path"
 	LabelServicePorts = "ai.backend.service-ports"
 	// LabelRecipeHash is our own: the content hash of the recipe an image was
