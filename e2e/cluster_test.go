@@ -747,8 +747,9 @@ func waitAPI(p *clusterProc, endpoint string, limit time.Duration) error {
 }
 
 // readBootstrapKeys returns the superadmin keypair the first manager made:
-// from DATA_DIR/credentials.json when it wrote one, else from the banner it
-// printed ("access key:" and "secret key:" lines).
+// from DATA_DIR/credentials.json (written before the banner), else from the
+// banner's "access key:" and "secret key:" lines (the secret is printed
+// only when the output is a terminal, so here the file is what counts).
 func readBootstrapKeys(p *clusterProc, dataDir string, limit time.Duration) (ak, sk string, err error) {
 	deadline := time.Now().Add(limit)
 	for {

@@ -72,6 +72,10 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if !matched && he == nil {
 				p.Msg = "the server hit an unexpected error; see its log"
 			}
+		} else {
+			// What the client is told, never its headers or body (they
+			// carry signatures, secrets by mistake, and tenants' data).
+			log.Debug("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "status", p.Status, "msg", p.Msg)
 		}
 		b, _ := json.Marshal(p)
 		if c.Request().Method == http.MethodHead {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"baigo.dev/bai/agent"
 	agentconfig "baigo.dev/bai/agent/config"
@@ -274,20 +276,41 @@ func writeCredentials(dataDir string, c server.Credentials) error {
 	return os.WriteFile(filepath.Join(dataDir, "credentials.json"), append(b, '\n'), 0o600)
 }
 
+// printCredentials prints how to connect. The secret key itself is printed
+// only to a terminal (a person at `make run`); where the output goes to a
+// file, a pipe or a log collector, it says where the key is instead, so no
+// log ever holds it.
 func printCredentials(cmd *cobra.Command, c server.Credentials, dataDir string) {
 	w := cmd.OutOrStdout()
+	path := filepath.Join(dataDir, "credentials.json")
+	secretLine := fmt.Sprintf("  secret key:    %s\n  (also saved in %s, readable by you only)", c.SecretKey, path)
+	secretEnv := c.SecretKey
+	if !isTerminal(w) {
+		secretLine = fmt.Sprintf("  secret key in: %s (readable by you only; not printed, as this output is not a terminal)", path)
+		secretEnv = fmt.Sprintf(`$(sed -n 's/.*"secretKey": *"\([^"]*\)".*/\1/p' %s)`, path)
+	}
 	fmt.Fprintf(w, `
 bai is up.
   API endpoint:  %[1]s
   access key:    %[2]s
-  secret key:    %[3]s
-  (also saved in %[4]s, readable by you only)
+%[3]s
 
 Try it from another terminal:
-  export BACKEND_ENDPOINT=%[1]s BACKEND_ACCESS_KEY=%[2]s BACKEND_SECRET_KEY=%[3]s
+  export BACKEND_ENDPOINT=%[1]s BACKEND_ACCESS_KEY=%[2]s BACKEND_SECRET_KEY=%[4]s
   ./bin/bai run python -c 'print(1+1)'
   ./bin/bai session ls
   ./bin/bai images
 
-`, c.Endpoint, c.AccessKey, c.SecretKey, filepath.Join(dataDir, "credentials.json"))
+`, c.Endpoint, c.AccessKey, secretLine, secretEnv)
+}
+
+// isTerminal reports whether w is a terminal (as golang.org/x/term does on
+// Linux: the terminal ioctl answers; /dev/null, files and pipes do not).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

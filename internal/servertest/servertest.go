@@ -47,6 +47,9 @@ type Options struct {
 	Agent bool
 	// Config adjusts the manager's configuration before it starts.
 	Config func(*config.Config)
+	// LogOutput, when set, receives the log of the manager and its agents
+	// (text, debug level and up), for tests of what gets logged.
+	LogOutput io.Writer
 }
 
 // Server is a running test manager.
@@ -209,6 +212,9 @@ func New(t testing.TB, o Options) *Server {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if o.LogOutput != nil {
+		log = slog.New(slog.NewTextHandler(o.LogOutput, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg := config.Config{ListenAddr: "127.0.0.1:0", DataDir: dir, ClusterSecret: randHex(16), AgentTimeout: 10 * time.Second, CreateWait: 60 * time.Second}
 	if o.Postgres != "" {
