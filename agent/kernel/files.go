@@ -63,15 +63,16 @@ func CleanPath(p string) (string, error) {
 	if strings.ContainsRune(p, 0) {
 		return "", fmt.Errorf("path %q contains a NUL byte: %w", p, errdefs.ErrInvalidArgument)
 	}
+	orig := p // messages quote what the user gave
 	if p == ContainerWorkDir || strings.HasPrefix(p, ContainerWorkDir+"/") {
 		p = strings.TrimPrefix(strings.TrimPrefix(p, ContainerWorkDir), "/")
 	}
 	if strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("path %q is absolute; give a path relative to %s: %w", p, ContainerWorkDir, errdefs.ErrInvalidArgument)
+		return "", fmt.Errorf("path %q is absolute; give a path relative to %s: %w", orig, ContainerWorkDir, errdefs.ErrInvalidArgument)
 	}
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
-			return "", fmt.Errorf("path %q contains \"..\"; paths must stay inside %s: %w", p, ContainerWorkDir, errdefs.ErrInvalidArgument)
+			return "", fmt.Errorf("path %q contains \"..\"; paths must stay inside %s: %w", orig, ContainerWorkDir, errdefs.ErrInvalidArgument)
 		}
 	}
 	if p == "" {

@@ -160,6 +160,11 @@ type Request struct {
 	Path        string
 	Body        []byte
 	ContentType string // text/plain when empty and there is no body
+	// Stream, when set, is sent instead of Body with StreamLength as its
+	// Content-Length (bodies too large to hold in memory). It is never
+	// hashed, so it suits versions that sign the empty-body hash.
+	Stream       io.Reader
+	StreamLength int64
 	// Header adds or overrides headers after signing.
 	Header http.Header
 	// SignWith overrides the secret key used for signing (bad-key tests).
@@ -201,9 +206,15 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
 	}
+	if r.Stream != nil {
+		body = r.Stream
+	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, c.Endpoint+rel, body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
+	}
+	if r.Stream != nil {
+		req.ContentLength = r.StreamLength
 	}
 	dateHeader := c.DateHeader
 	if dateHeader == "" {

@@ -82,6 +82,24 @@ func (c *Client) DownloadSingle(ctx context.Context, name, file string) ([]byte,
 	return resp.Body, nil
 }
 
+// Download asks for tar archives of paths relative to /home/work with
+// POST /session/{name}/download and a JSON {"files": [...]} body, and
+// returns the raw multipart/mixed answer (one tar archive per path).
+func (c *Client) Download(ctx context.Context, name string, files []string) (*Response, error) {
+	b, err := json.Marshal(map[string]any{"files": files})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(ctx, Request{Method: http.MethodPost, Path: c.SessionPath(name, "/download"), Body: b})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status != http.StatusOK {
+		return resp, &StatusError{Op: "download " + strings.Join(files, ", "), Resp: resp}
+	}
+	return resp, nil
+}
+
 // ListFiles reads GET /session/{name}/files?path= and returns the raw
 // answer decoded as JSON.
 func (c *Client) ListFiles(ctx context.Context, name, path string) (map[string]any, error) {
