@@ -77,7 +77,7 @@ func main() {
 	flag.StringVar(&cfg.langs, "langs", "all", `per-language section: "all" images present, comma-separated keys (c,go,...), or "none"`)
 	flag.IntVar(&cfg.langColdRuns, "lang-n", 3, "cold starts per language")
 	flag.IntVar(&cfg.langRTTRuns, "lang-rtt", 20, "trivial-statement round trips per REPL language")
-	flag.IntVar(&cfg.jailRounds, "jail-rounds", 5, "rounds of each jail workload per mode (0: skip the jail section)")
+	flag.IntVar(&cfg.jailRounds, "jail-rounds", 25, "rounds of each jail workload per mode (0: skip the jail section)")
 	flag.StringVar(&cfg.only, "only", "", `run one part only: "cluster" (manager with simulated agents) or "dev" (bai dev on Docker)`)
 	flag.IntVar(&cfg.cluster.hbAgents, "cluster-hb-agents", 500, "simulated agents of the heartbeat CPU measurement")
 	flag.IntVar(&cfg.cluster.agents, "cluster-agents", 200, "simulated agents of the placement measurement")
