@@ -38,7 +38,8 @@ postgres: ## start a throwaway Postgres cluster for tests (prints its DSN)
 run: build images ## run manager + agent (bai dev) on SQLite in $(DATA_DIR), then print how to connect
 	bin/bai dev --data-dir $(DATA_DIR) --listen $(LISTEN)
 
-test: build images ## run every test: unit, API on SQLite and Postgres, e2e on real Docker
+test: build images ## run every test: unit, API on SQLite and Postgres, e2e on real Docker, clients and integrations with their real tools
+	scripts/ensure-test-deps.sh
 	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
 	BAI_TEST_POSTGRES="$$dsn" go test $(GO_TEST_FLAGS) ./... && \
 	scripts/fuzz.sh $(FUZZTIME) && \
@@ -48,6 +49,7 @@ test-unit: build ## run the root module's tests only (SQLite; Postgres too when 
 	go test $(GO_TEST_FLAGS) ./...
 
 test-e2e: build images ## run the end-to-end suite against the built binaries, real Docker and Postgres
+	scripts/ensure-test-deps.sh
 	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
 	cd e2e && BAI_TEST_POSTGRES="$$dsn" BAI_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...
 
