@@ -38,7 +38,7 @@ func main() {
 		_ = lv.UnmarshalText([]byte(strings.ToUpper(logLevel)))
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
 	}
-	root.AddCommand(managerCmd(ctx, newLog), agentCmd(ctx, newLog), devCmd(ctx, newLog))
+	root.AddCommand(managerCmd(ctx, newLog), agentCmd(ctx, newLog), devCmd(ctx, newLog), gatewayCmd(ctx, newLog))
 	root.AddCommand(cli.Commands(os.Getenv, os.Stdin, os.Stdout, os.Stderr)...)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ee *cli.ExitError
