@@ -88,11 +88,15 @@ func (h Handlers) OnStep(status string, exitCode int) {
 }
 
 // ExecTimeoutError reports that the agent stopped the run for exceeding its
-// time limit. It unwraps to errdefs.ErrTimeout.
+// time limit. It unwraps to errdefs.ErrTimeout. RunID is empty for runs of
+// StreamCode, whose frames do not carry it.
 type ExecTimeoutError struct{ RunID string }
 
 // Error says what happened.
 func (e *ExecTimeoutError) Error() string {
+	if e.RunID == "" {
+		return "execution timed out"
+	}
 	return fmt.Sprintf("run %s: execution timed out", e.RunID)
 }
 
