@@ -40,6 +40,7 @@ func main() {
 	}
 	root.AddCommand(managerCmd(ctx, newLog), agentCmd(ctx, newLog), devCmd(ctx, newLog), gatewayCmd(ctx, newLog))
 	root.AddCommand(cli.Commands(os.Getenv, os.Stdin, os.Stdout, os.Stderr)...)
+	root.AddCommand(bridgeCmd(ctx, newLog))
 	root.AddCommand(jupyterCmd(ctx, newLog))
 	if err := root.ExecuteContext(ctx); err != nil {
 		var ee *cli.ExitError
