@@ -355,8 +355,16 @@ func (s *Service) Destroy(ctx context.Context, owner, nameOrID string, forced bo
 	return s.terminate(ctx, sess, forced, "user-requested")
 }
 
-// terminate ends a session for reason (what status_info will say).
+// destroyTimeout bounds a destroy once it has begun.
+const destroyTimeout = 2 * time.Minute
+
+// terminate ends a session for reason (what status_info will say). Once
+// begun it runs to its end even when the caller goes away (a client that
+// hangs up mid-destroy): a half-done destroy would leave the session
+// TERMINATING with its container already gone.
 func (s *Service) terminate(ctx context.Context, sess *ent.Session, forced bool, reason string) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
+	defer cancel()
 	again := func() (map[string]any, error) { // it moved on meanwhile
 		fresh, err := s.st.Session.Query().Where(session.IDEQ(sess.ID)).WithKernels().Only(ctx)
 		if err != nil {
