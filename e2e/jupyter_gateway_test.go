@@ -458,6 +458,29 @@ func TestJupyterGateway(t *testing.T) {
 			t.Errorf("display_data: svg %v html %v; messages:\n%s", svg, html, jgwSummary(ms))
 		}
 	})
+	// Output reaches the notebook as it is printed (the execute stream),
+	// not when a 2-second long poll returns: the lines come the sleep apart.
+	t.Run("output streams", func(t *testing.T) {
+		f.t = t
+		id := f.send("shell", "execute_request", map[string]any{"code": "import time\nprint('first', flush=True)\ntime.sleep(3)\nprint('second')",
+			"silent": false, "store_history": true, "allow_stdin": true, "stop_on_error": true})
+		var first, second time.Time
+		ms := f.until(id, 60*time.Second, func(m jgwMsg) bool {
+			switch {
+			case m.MsgType == "stream" && strings.Contains(m.str("text"), "first"):
+				first = time.Now()
+			case m.MsgType == "stream" && strings.Contains(m.str("text"), "second"):
+				second = time.Now()
+			}
+			return jgwIdle(m)
+		})
+		if first.IsZero() || second.IsZero() {
+			t.Fatalf("streams:\n%s", jgwSummary(ms))
+		}
+		if gap := second.Sub(first); gap < 2500*time.Millisecond {
+			t.Errorf("the first line came only %s before the second: it was not streamed", gap)
+		}
+	})
 	t.Run("error", func(t *testing.T) {
 		f.t = t
 		ms := f.execute("print('before')\nundefined_name_e2e", 60*time.Second)

@@ -25,8 +25,10 @@
 //
 // The wire format (identities, the <IDS|MSG> delimiter, the HMAC-SHA256
 // signature over header, parent header, metadata and content) lives in
-// wire.go; the translation of bai console items into Jupyter outputs, with
-// Python tracebacks turned into error messages, in output.go; the
-// is_complete heuristic and completion ranges in complete.go; kernelspecs
-// for `bai jupyter install` in kernelspec.go.
+// wire.go; kernelspecs for `bai jupyter install` in kernelspec.go. What
+// the Jupyter Kernel Gateway (package jupytergw) shows the same way, the
+// run of a cell with its translation of bai console items into Jupyter
+// outputs and Python tracebacks into error messages, the is_complete
+// heuristic, completion ranges and the naming of kernels, lives in the
+// subpackage kernelcore.
 package jupyter

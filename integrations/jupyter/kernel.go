@@ -14,9 +14,9 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"github.com/google/uuid"
 
-	client "baigo.dev/bai/clients/go"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/integrations/jupyter/kernelcore"
 )
 
 // Time limits of the calls the kernel makes besides running code.
@@ -29,16 +29,7 @@ const (
 
 // API is what the kernel needs of the manager; *client.Client implements
 // it.
-type API interface {
-	Images(ctx context.Context) ([]apitypes.ImageInfo, error)
-	CreateSession(ctx context.Context, req apitypes.CreateSession) (*apitypes.CreateSessionResult, error)
-	DestroySession(ctx context.Context, nameOrID string, forced bool) (*apitypes.DestroyResult, error)
-	StreamCode(ctx context.Context, session, mode, code string, opts map[string]any, h client.Handler) (int, error)
-	Interrupt(ctx context.Context, nameOrID string) error
-	Complete(ctx context.Context, nameOrID string, req apitypes.Complete) ([]any, error)
-}
-
-var _ API = (*client.Client)(nil)
+type API = kernelcore.API
 
 // Config configures a Kernel.
 type Config struct {
@@ -219,7 +210,7 @@ func (k *Kernel) startSession(ctx context.Context) {
 		k.sessErr = err
 		return
 	}
-	im, ok := FindImage(images, k.cfg.Image)
+	im, ok := kernelcore.FindImage(images, k.cfg.Image)
 	if !ok {
 		var names []string
 		for _, im := range images {
@@ -229,7 +220,7 @@ func (k *Kernel) startSession(ctx context.Context) {
 			k.cfg.Image, strings.Join(names, ", "), errdefs.ErrNotFound)
 		return
 	}
-	k.runtime, k.imageName = im.RuntimeType, im.Name
+	k.runtime, k.imageName = kernelcore.RuntimeType(im), im.Name
 	closeInfo()
 	no := false
 	req := apitypes.CreateSession{Image: im.Name, Name: k.sessName, Type: "interactive", ReuseIfExists: &no}
@@ -470,7 +461,7 @@ func (k *Kernel) interrupt(m *Message) {
 			cancel()
 			if err != nil {
 				k.log.Warn("interrupt", "err", err)
-				content = errorContent("InterruptError", err.Error(), nil)
+				content = (&kernelcore.Exception{Name: "InterruptError", Value: err.Error()}).Reply()
 			}
 		}
 	default:
@@ -519,82 +510,32 @@ func (k *Kernel) runtimeType(ctx context.Context) (runtime, image string) {
 		}
 	default:
 	}
-	guess := k.cfg.Image
-	guess = guess[strings.LastIndexByte(guess, '/')+1:]
-	if i := strings.IndexByte(guess, ':'); i >= 0 {
-		guess = guess[:i]
-	}
-	return guess, k.cfg.Image
+	return kernelcore.GuessRuntime(k.cfg.Image), k.cfg.Image
 }
 
 func (k *Kernel) kernelInfo(ctx context.Context) map[string]any {
 	rt, image := k.runtimeType(ctx)
-	return map[string]any{
-		"status":                 "ok",
-		"protocol_version":       ProtocolVersion,
-		"implementation":         "bai",
-		"implementation_version": k.cfg.Version,
-		"language_info":          LanguageInfo(rt, image),
-		"banner":                 DisplayName(rt, image) + "\nsession " + k.sessName,
-		"help_links":             []any{},
-		"debugger":               false,
-	}
+	return kernelcore.KernelInfo("bai", k.cfg.Version, rt, image, kernelcore.DisplayName(rt, image)+"\nsession "+k.sessName)
 }
 
 func (k *Kernel) isComplete(m *Message) {
-	var req struct {
-		Code string `json:"code"`
-	}
-	_ = json.Unmarshal(m.Content, &req)
-	content := map[string]any{"status": CodeUnknown}
-	if rt, _ := k.runtimeType(context.Background()); rt == "python" {
-		status, indent := IsCompletePython(req.Code)
-		content = map[string]any{"status": status}
-		if status == CodeIncomplete {
-			content["indent"] = indent
-		}
-	}
-	k.reply(k.shell, &k.shellMu, m, "is_complete_reply", content)
+	rt, _ := k.runtimeType(context.Background())
+	k.reply(k.shell, &k.shellMu, m, "is_complete_reply", kernelcore.IsCompleteReply(m.Content, rt == "python"))
 }
 
 func (k *Kernel) complete(ctx context.Context, m *Message) {
-	var req struct {
-		Code      string `json:"code"`
-		CursorPos *int   `json:"cursor_pos"`
-	}
-	_ = json.Unmarshal(m.Content, &req)
-	rs := []rune(req.Code)
-	cursor := len(rs)
-	if req.CursorPos != nil && *req.CursorPos >= 0 && *req.CursorPos <= len(rs) {
-		cursor = *req.CursorPos
-	}
-	var raw []any
 	ctx, cancel := context.WithTimeout(ctx, completeTimeout)
 	defer cancel()
-	sess, err := k.waitSession(ctx)
-	if err == nil {
-		raw, err = k.cfg.API.Complete(ctx, sess, apitypes.Complete{Code: string(rs[:cursor])})
-	}
+	rt, _ := k.runtimeType(ctx)
+	reply, err := kernelcore.CompleteReply(ctx, m.Content, rt == "python", func(ctx context.Context, before string) ([]any, error) {
+		sess, err := k.waitSession(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return k.cfg.API.Complete(ctx, sess, apitypes.Complete{Code: before})
+	})
 	if err != nil {
-		// A completion popup is no place for an error; the log is.
 		k.log.Warn("complete", "err", err)
 	}
-	var matches []string
-	for _, r := range raw {
-		if s, ok := r.(string); ok {
-			matches = append(matches, s)
-		}
-	}
-	rt, _ := k.runtimeType(ctx)
-	out, start, end := CompletionRange(req.Code, cursor, matches, rt == "python")
-	k.reply(k.shell, &k.shellMu, m, "complete_reply", map[string]any{
-		"status": "ok", "matches": out, "cursor_start": start, "cursor_end": end, "metadata": map[string]any{},
-	})
-}
-
-func errorContent(ename, evalue string, traceback []string) map[string]any {
-	if traceback == nil {
-		traceback = []string{}
-	}
-	return map[string]any{"status": "error", "ename": ename, "evalue": evalue, "traceback": traceback}
+	k.reply(k.shell, &k.shellMu, m, "complete_reply", reply)
 }

@@ -16,10 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/integrations/jupyter/kernelcore"
 )
-
-// ProtocolVersion is the Jupyter messaging protocol version we speak.
-const ProtocolVersion = "5.3"
 
 // delimiter separates the routing identities from the signed message.
 var delimiter = []byte("<IDS|MSG>")
@@ -237,7 +235,7 @@ func NewMessage(session, msgType string, parent *Message, identities [][]byte, c
 			Username: "bai",
 			Date:     time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"),
 			MsgType:  msgType,
-			Version:  ProtocolVersion,
+			Version:  kernelcore.ProtocolVersion,
 		},
 		ParentHeader: json.RawMessage("{}"),
 		Metadata:     json.RawMessage("{}"),

@@ -20,10 +20,12 @@
 //	  DELETE, shutdown_request, gateway exit, session ended elsewhere
 //	          ─▶ session destroyed, kernel forgotten (404 from then on)
 //
-// Over /api/kernels/{id}/channels each execute_request becomes one run of
-// the execute API (query, then continue/input until finished); its console
-// items become iopub stream and display_data messages as they arrive, a
-// failed run an error message whose ename and evalue come from the last
-// line of the traceback, and a waiting-input step an input_request on the
-// stdin channel answered by input_reply.
+// Over /api/kernels/{id}/channels each execute_request becomes one run on
+// the session's execute WebSocket stream, exactly as `bai jupyter kernel`
+// runs it (package kernelcore does both): its console items become iopub
+// stream and display_data messages within about 200 ms, a failed run an
+// error message made of the Python traceback it ended with, and a
+// waiting-input step an input_request on the stdin channel answered by
+// input_reply. Only the transport (JSON frames on one WebSocket, kernels
+// in a table behind a REST API) is this package's own.
 package jupytergw

@@ -17,23 +17,24 @@ import (
 
 	"github.com/google/uuid"
 
+	client "baigo.dev/bai/clients/go"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/common/types"
+	"baigo.dev/bai/integrations/jupyter/kernelcore"
 )
 
-// Backend is the part of the Go SDK (*client.Client) the gateway uses.
+// Backend is the part of the Go SDK (*client.Client) the gateway uses:
+// what every kernel on a bai session needs, and the session calls behind
+// the REST API's kernel models and restarts.
 type Backend interface {
-	Images(ctx context.Context) ([]apitypes.ImageInfo, error)
-	CreateSession(ctx context.Context, req apitypes.CreateSession) (*apitypes.CreateSessionResult, error)
+	kernelcore.API
 	GetSession(ctx context.Context, nameOrID string) (*apitypes.SessionInfo, error)
 	ListSessions(ctx context.Context) ([]apitypes.SessionInfo, error)
-	DestroySession(ctx context.Context, nameOrID string, forced bool) (*apitypes.DestroyResult, error)
 	RestartSession(ctx context.Context, nameOrID string) error
-	Execute(ctx context.Context, nameOrID string, req apitypes.Execute) (*apitypes.ExecuteResult, error)
-	Interrupt(ctx context.Context, nameOrID string) error
-	Complete(ctx context.Context, nameOrID string, req apitypes.Complete) ([]any, error)
 }
+
+var _ Backend = (*client.Client)(nil)
 
 // Config wires a Gateway.
 type Config struct {

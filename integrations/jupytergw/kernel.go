@@ -11,10 +11,10 @@ import (
 
 	"github.com/google/uuid"
 
-	client "baigo.dev/bai/clients/go"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/common/types"
+	"baigo.dev/bai/integrations/jupyter/kernelcore"
 )
 
 // Execution states reported in the kernel model and in iopub status
@@ -41,11 +41,22 @@ type request struct {
 type inputWait struct {
 	conn  *conn
 	reply chan string
-	abort chan struct{} // closed by an interrupt
+	abort chan struct{} // closed by an interrupt, a restart or the kernel's end
+	err   error         // why abort was closed; nil for an interrupt
 	once  sync.Once
 }
 
-func (w *inputWait) cancel() { w.once.Do(func() { close(w.abort) }) }
+// cancel abandons the wait. err nil (an interrupt) answers the program an
+// empty line; otherwise the run's stream ends with err.
+func (w *inputWait) cancel(err error) {
+	w.once.Do(func() {
+		w.err = err
+		close(w.abort)
+	})
+}
+
+// errRestarting ends a run that waits for input when its kernel restarts.
+var errRestarting = fmt.Errorf("the kernel is restarting: %w", errdefs.ErrUnavailable)
 
 // kernel is one Jupyter kernel: a Backend.AI session plus the state a
 // Jupyter kernel keeps (execution count, status, connected sockets). Shell
@@ -122,7 +133,7 @@ func (k *kernel) stop(why string) {
 	}
 	k.conns = map[*conn]struct{}{}
 	if k.waiting != nil {
-		k.waiting.cancel()
+		k.waiting.cancel(context.Canceled)
 	}
 	k.mu.Unlock()
 	for _, c := range conns {
@@ -212,16 +223,7 @@ func (k *kernel) dispatch(c *conn, m *inMsg) {
 	case "comm_info_request":
 		k.quick(c, m, "comm_info_reply", map[string]any{"status": "ok", "comms": map[string]any{}})
 	case "is_complete_request":
-		var req struct {
-			Code string `json:"code"`
-		}
-		_ = json.Unmarshal(m.Content, &req)
-		status, indent := isComplete(req.Code, k.spec.Spec.Language)
-		content := map[string]any{"status": status}
-		if status == "incomplete" {
-			content["indent"] = indent
-		}
-		k.quick(c, m, "is_complete_reply", content)
+		k.quick(c, m, "is_complete_reply", kernelcore.IsCompleteReply(m.Content, k.python()))
 	case "inspect_request":
 		k.quick(c, m, "inspect_reply", map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
 	case "history_request":
@@ -251,19 +253,16 @@ func (k *kernel) quick(c *conn, m *inMsg, replyType string, content any) {
 }
 
 func (k *kernel) kernelInfo() map[string]any {
-	return map[string]any{
-		"status":                 "ok",
-		"protocol_version":       protocolVersion,
-		"implementation":         "bai-jupyter-gateway",
-		"implementation_version": k.g.version,
-		"language_info":          k.spec.langInfo,
-		"banner":                 fmt.Sprintf("bai session %s (%s)", k.session, k.spec.image),
-		"help_links":             []any{},
-	}
+	return kernelcore.KernelInfo("bai-jupyter-gateway", k.g.version, k.spec.runtime, k.spec.image,
+		fmt.Sprintf("bai session %s (%s)", k.session, k.spec.image))
 }
 
+// python reports whether the kernel's image runs Python, whose tracebacks
+// and code completeness the kernel understands.
+func (k *kernel) python() bool { return k.spec.runtime == "python" }
+
 func errorReply(ename, evalue string) map[string]any {
-	return map[string]any{"status": "error", "ename": ename, "evalue": evalue, "traceback": []string{ename + ": " + evalue}}
+	return (&kernelcore.Exception{Name: ename, Value: evalue}).Reply()
 }
 
 // work runs the shell requests that need the session, one at a time.
@@ -309,28 +308,18 @@ func (k *kernel) abortQueued() {
 	}
 }
 
-// executeContent is the content of an execute_request.
-type executeContent struct {
-	Code         string `json:"code"`
-	Silent       bool   `json:"silent"`
-	StoreHistory *bool  `json:"store_history"`
-	AllowStdin   bool   `json:"allow_stdin"`
-	StopOnError  *bool  `json:"stop_on_error"`
-}
-
 // execute runs one execute_request: busy, execute_input, the outputs as
 // they arrive, an error if the run failed, the execute_reply, idle. It
 // reports whether the run succeeded and whether a failure stops the queue.
 func (k *kernel) execute(r request) (ok, stopOnError bool) {
-	var req executeContent
+	var req kernelcore.ExecuteRequest
 	if err := json.Unmarshal(r.msg.Content, &req); err != nil {
 		k.reply(r.conn, chShell, "execute_reply", r.msg, errorReply("InvalidRequest", "execute_request content: "+err.Error()))
 		return false, false
 	}
-	stopOnError = req.StopOnError == nil || *req.StopOnError
-	store := !req.Silent && (req.StoreHistory == nil || *req.StoreHistory)
+	stopOnError = req.StopsOnError()
 	k.mu.Lock()
-	if store {
+	if req.Counts() {
 		k.execCount++
 	}
 	count := k.execCount
@@ -346,16 +335,16 @@ func (k *kernel) execute(r request) (ok, stopOnError bool) {
 	if !req.Silent {
 		k.publish("execute_input", r.msg, map[string]any{"code": req.Code, "execution_count": count})
 	}
-	var errContent map[string]any
+	var exc *kernelcore.Exception
 	if strings.TrimSpace(req.Code) != "" {
-		errContent = k.run(r, req)
+		exc = k.run(r, req)
 	}
-	if errContent != nil {
-		k.publish("error", r.msg, errContent)
-		reply := map[string]any{"status": "error", "execution_count": count}
-		for key, v := range errContent {
-			reply[key] = v
+	if exc != nil {
+		if !req.Silent {
+			k.publish("error", r.msg, exc.Content())
 		}
+		reply := exc.Reply()
+		reply["execution_count"] = count
 		k.reply(r.conn, chShell, "execute_reply", r.msg, reply)
 		return false, stopOnError
 	}
@@ -365,100 +354,27 @@ func (k *kernel) execute(r request) (ok, stopOnError bool) {
 	return true, stopOnError
 }
 
-// run drives the execute loop of the API for one cell and publishes its
-// output step by step. It returns the error content when the run failed.
-func (k *kernel) run(r request, req executeContent) map[string]any {
-	ex := apitypes.Execute{Mode: client.ModeQuery, RunID: client.NewRunID(), Code: req.Code}
-	for {
-		res, err := k.g.be.Execute(k.ctx, k.session, ex)
-		if err != nil {
-			if k.ctx.Err() != nil {
-				return errorReply("KernelShutdown", "the kernel was shut down")
-			}
-			return errorReply(errorName(err), err.Error())
-		}
-		if res.RunID != "" {
-			ex.RunID = res.RunID
-		}
-		items := make([]client.ConsoleItem, len(res.Console))
-		for i, raw := range res.Console {
-			items[i] = client.DecodeConsole(raw)
-		}
-		exit := 0
-		if res.ExitCode != nil {
-			exit = *res.ExitCode
-		}
-		tb := ""
-		if res.Status == apitypes.RunFinished && exit != 0 {
-			items, tb = takeTraceback(items)
-		}
-		for _, o := range consoleOutputs(items) {
-			k.publish(o.msgType, r.msg, o.content)
-		}
-		next := apitypes.Execute{Mode: client.ModeContinue, RunID: ex.RunID}
-		switch res.Status {
-		case apitypes.RunFinished:
-			if exit == 0 {
-				return nil
-			}
-			return errorContent(tb, exit)
-		case apitypes.RunExecTimeout:
-			return errorReply("TimeoutError", "the run exceeded its execution time limit")
-		case apitypes.RunWaitingInput:
-			password, _ := res.Options["is_password"].(bool)
-			if answer, ok := k.awaitInput(r, req.AllowStdin, password); ok {
-				next = apitypes.Execute{Mode: client.ModeInput, RunID: ex.RunID, Code: answer}
-			}
-		case apitypes.RunContinued, apitypes.RunCleanFinished, apitypes.RunBuildFinished:
-		default:
-			return errorReply("GatewayError", fmt.Sprintf("unknown execute status %q", res.Status))
-		}
-		ex = next
+// run runs one cell over the session's execute stream and publishes its
+// output as it arrives. It returns the exception the cell failed with.
+func (k *kernel) run(r request, req kernelcore.ExecuteRequest) *kernelcore.Exception {
+	out := kernelcore.Outputs{
+		Stream: func(name, text string) {
+			k.publish("stream", r.msg, map[string]any{"name": name, "text": text})
+		},
+		Display: func(data map[string]any) {
+			k.publish("display_data", r.msg, map[string]any{"data": data, "metadata": map[string]any{}, "transient": map[string]any{}})
+		},
 	}
+	return kernelcore.Run(k.ctx, k.g.be, kernelcore.Cell{Session: k.session, Request: req, Python: k.python(), Out: out,
+		Input: func(ctx context.Context, password bool) (string, error) { return k.awaitInput(ctx, r, password) }})
 }
 
-// takeTraceback removes the traceback from the last stderr item of a
-// failed run's final step and returns it separately.
-func takeTraceback(items []client.ConsoleItem) ([]client.ConsoleItem, string) {
-	for i := len(items) - 1; i >= 0; i-- {
-		if items[i].Type != "stderr" {
-			continue
-		}
-		before, tb := splitTraceback(items[i].Text)
-		if tb == "" {
-			return items, ""
-		}
-		out := append([]client.ConsoleItem(nil), items...)
-		out[i].Text = before
-		return out, tb
-	}
-	return items, ""
-}
-
-// errorName names an API failure for the error message's ename.
-func errorName(err error) string {
-	switch {
-	case errors.Is(err, errdefs.ErrConflict):
-		return "SessionNotRunning"
-	case errors.Is(err, errdefs.ErrNotFound):
-		return "SessionGone"
-	case errors.Is(err, errdefs.ErrUnavailable):
-		return "ManagerUnavailable"
-	}
-	return "GatewayError"
-}
-
-// awaitInput asks the client for a line of input and waits for it. ok is
-// false when the wait was abandoned (interrupt, the asking socket closed,
-// kernel shut down): the caller then polls the run to its end.
-func (k *kernel) awaitInput(r request, allowStdin, password bool) (answer string, ok bool) {
-	if !allowStdin {
-		// The frontend cannot answer (e.g. nbconvert): like a terminal at
-		// end of file, the program gets an empty line, and is told why.
-		k.publish("stream", r.msg, map[string]any{"name": "stderr",
-			"text": "[the program asked for input, but this client does not accept input (allow_stdin is false); it got an empty line]\n"})
-		return "", true
-	}
+// awaitInput asks the client that sent the execute_request for a line of
+// input and waits for it. An interrupt answers an empty line (the program
+// gets KeyboardInterrupt, the interrupt having reached the session first),
+// so does the asking socket's end, after interrupting the program; a
+// restart or the kernel's end is an error, which ends the run's stream.
+func (k *kernel) awaitInput(ctx context.Context, r request, password bool) (string, error) {
 	w := &inputWait{conn: r.conn, reply: make(chan string, 1), abort: make(chan struct{})}
 	k.mu.Lock()
 	k.waiting = w
@@ -473,18 +389,18 @@ func (k *kernel) awaitInput(r request, allowStdin, password bool) (answer string
 	k.reply(r.conn, chStdin, "input_request", r.msg, map[string]any{"prompt": "", "password": password})
 	select {
 	case answer := <-w.reply:
-		return answer, true
+		return answer, nil
 	case <-w.abort:
-		return "", false
+		return "", w.err
 	case <-r.conn.done:
 		// Nobody is left to answer: stop the program rather than leave
 		// the kernel blocked forever.
-		if err := k.g.be.Interrupt(k.ctx, k.session); err != nil {
+		if err := k.g.be.Interrupt(ctx, k.session); err != nil {
 			k.g.log.Warn("interrupt after the asking socket closed", "kernel_id", k.id, "err", err)
 		}
-		return "", false
-	case <-k.ctx.Done():
-		return "", false
+		return "", nil
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
 }
 
@@ -511,43 +427,26 @@ func (k *kernel) deliverInput(c *conn, m *inMsg) {
 
 // complete answers a complete_request through the API's completion.
 func (k *kernel) complete(r request) {
-	var req struct {
-		Code      string `json:"code"`
-		CursorPos *int   `json:"cursor_pos"`
-	}
-	_ = json.Unmarshal(r.msg.Content, &req)
-	pos := -1
-	if req.CursorPos != nil {
-		pos = *req.CursorPos
-	}
-	before, start := completionRange(req.Code, pos)
-	end := len([]rune(before))
-	matches := []string{}
-	if strings.TrimSpace(before) != "" {
-		res, err := k.g.be.Complete(k.ctx, k.session, apitypes.Complete{Code: before})
-		if err != nil {
-			k.g.log.Debug("complete", "kernel_id", k.id, "err", err)
-		}
-		for _, v := range res {
-			if s, ok := v.(string); ok {
-				matches = append(matches, s)
-			}
-		}
-	}
-	k.quick(r.conn, r.msg, "complete_reply", map[string]any{
-		"status": "ok", "matches": matches, "cursor_start": start, "cursor_end": end, "metadata": map[string]any{},
+	reply, err := kernelcore.CompleteReply(k.ctx, r.msg.Content, k.python(), func(ctx context.Context, before string) ([]any, error) {
+		return k.g.be.Complete(ctx, k.session, apitypes.Complete{Code: before})
 	})
+	if err != nil {
+		k.g.log.Debug("complete", "kernel_id", k.id, "err", err)
+	}
+	k.quick(r.conn, r.msg, "complete_reply", reply)
 }
 
-// interrupt interrupts the code running in the session and abandons a
-// pending input request (the program gets KeyboardInterrupt there too).
+// interrupt interrupts the code running in the session and then abandons
+// a pending input request, in that order: an empty line that reached the
+// program before the interrupt would let it go on.
 func (k *kernel) interrupt(ctx context.Context) error {
+	err := k.g.be.Interrupt(ctx, k.session)
 	k.mu.Lock()
 	if k.waiting != nil {
-		k.waiting.cancel()
+		k.waiting.cancel(nil)
 	}
 	k.mu.Unlock()
-	if err := k.g.be.Interrupt(ctx, k.session); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+	if err != nil && !errors.Is(err, errdefs.ErrConflict) {
 		return fmt.Errorf("kernel %s: %w", k.id, err)
 	}
 	return nil
@@ -559,7 +458,7 @@ func (k *kernel) restart(ctx context.Context) error {
 	k.setState(stateRestarting, nil)
 	k.mu.Lock()
 	if k.waiting != nil {
-		k.waiting.cancel()
+		k.waiting.cancel(errRestarting)
 	}
 	k.mu.Unlock()
 	if err := k.g.be.RestartSession(ctx, k.session); err != nil {

@@ -1,6 +1,8 @@
-package jupyter
+package kernelcore
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"unicode"
 )
@@ -197,4 +199,54 @@ func CompletionRange(code string, cursor int, matches []string, trimParen bool) 
 
 func isNameRune(r rune) bool {
 	return r == '_' || r == '.' || unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// IsCompleteReply answers an is_complete_request (its content as sent):
+// the Python heuristic of IsCompletePython for Python, "unknown" for other
+// languages, which tells a console to decide by itself.
+func IsCompleteReply(content json.RawMessage, python bool) map[string]any {
+	var req struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(content, &req)
+	if !python {
+		return map[string]any{"status": CodeUnknown}
+	}
+	status, indent := IsCompletePython(req.Code)
+	reply := map[string]any{"status": status}
+	if status == CodeIncomplete {
+		reply["indent"] = indent
+	}
+	return reply
+}
+
+// CompleteReply answers a complete_request (its content as sent). ask
+// returns the session's completions of the code before the cursor (POST
+// /session/{name}/complete); it is not called when that is blank. The
+// reply is always usable: when ask fails it has no matches, and the error
+// is returned for the log, since a completion popup is no place for it.
+func CompleteReply(ctx context.Context, content json.RawMessage, python bool, ask func(ctx context.Context, before string) ([]any, error)) (map[string]any, error) {
+	var req struct {
+		Code      string `json:"code"`
+		CursorPos *int   `json:"cursor_pos"`
+	}
+	_ = json.Unmarshal(content, &req)
+	rs := []rune(req.Code)
+	cursor := len(rs)
+	if req.CursorPos != nil && *req.CursorPos >= 0 && *req.CursorPos <= len(rs) {
+		cursor = *req.CursorPos
+	}
+	var err error
+	var matches []string
+	if before := string(rs[:cursor]); strings.TrimSpace(before) != "" {
+		var raw []any
+		raw, err = ask(ctx, before)
+		for _, r := range raw {
+			if s, ok := r.(string); ok {
+				matches = append(matches, s)
+			}
+		}
+	}
+	out, start, end := CompletionRange(req.Code, cursor, matches, python)
+	return map[string]any{"status": "ok", "matches": out, "cursor_start": start, "cursor_end": end, "metadata": map[string]any{}}, err
 }

@@ -1,10 +1,13 @@
-package jupyter_test
+package kernelcore_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 
-	"baigo.dev/bai/integrations/jupyter"
+	"baigo.dev/bai/integrations/jupyter/kernelcore"
 )
 
 func TestIsCompletePython(t *testing.T) {
@@ -42,7 +45,7 @@ func TestIsCompletePython(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.code), func(t *testing.T) {
 			t.Parallel()
-			status, indent := jupyter.IsCompletePython(tt.code)
+			status, indent := kernelcore.IsCompletePython(tt.code)
 			if status != tt.status || indent != tt.indent {
 				t.Fatalf("got %s %q, want %s %q", status, indent, tt.status, tt.indent)
 			}
@@ -72,10 +75,60 @@ func TestCompletionRange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q@%d", tt.code, tt.cursor), func(t *testing.T) {
 			t.Parallel()
-			got, start, stop := jupyter.CompletionRange(tt.code, tt.cursor, tt.matches, tt.trim)
+			got, start, stop := kernelcore.CompletionRange(tt.code, tt.cursor, tt.matches, tt.trim)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) || start != tt.start || stop != tt.stop {
 				t.Fatalf("got %q %d:%d, want %q %d:%d", got, start, stop, tt.want, tt.start, tt.stop)
 			}
 		})
+	}
+}
+
+func TestIsCompleteReply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code   string
+		python bool
+		want   string
+	}{
+		{"for i in x:", true, `{"indent":"    ","status":"incomplete"}`},
+		{"print(1)", true, `{"status":"complete"}`},
+		{"int main() {", false, `{"status":"unknown"}`},
+	}
+	for _, tt := range tests {
+		content, _ := json.Marshal(map[string]any{"code": tt.code})
+		if got, _ := json.Marshal(kernelcore.IsCompleteReply(content, tt.python)); string(got) != tt.want {
+			t.Errorf("IsCompleteReply(%q, %v) = %s, want %s", tt.code, tt.python, got, tt.want)
+		}
+	}
+}
+
+func TestCompleteReply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		content string
+		answer  []any
+		err     error
+		asked   string
+		want    string
+	}{
+		{`{"code":"y = pri","cursor_pos":7}`, []any{"print("}, nil, "y = pri",
+			`{"cursor_end":7,"cursor_start":4,"matches":["print"],"metadata":{},"status":"ok"}`},
+		{`{"code":"é = os.pa + 1","cursor_pos":9}`, []any{"os.path", 5}, nil, "é = os.pa",
+			`{"cursor_end":9,"cursor_start":4,"matches":["os.path"],"metadata":{},"status":"ok"}`},
+		{`{"code":"   "}`, nil, nil, "",
+			`{"cursor_end":3,"cursor_start":3,"matches":[],"metadata":{},"status":"ok"}`},
+		{`{"code":"pri"}`, nil, errors.New("session gone"), "pri",
+			`{"cursor_end":3,"cursor_start":0,"matches":[],"metadata":{},"status":"ok"}`},
+	}
+	for _, tt := range tests {
+		asked := ""
+		reply, err := kernelcore.CompleteReply(context.Background(), json.RawMessage(tt.content), true, func(_ context.Context, before string) ([]any, error) {
+			asked = before
+			return tt.answer, tt.err
+		})
+		got, _ := json.Marshal(reply)
+		if string(got) != tt.want || asked != tt.asked || !errors.Is(err, tt.err) {
+			t.Errorf("CompleteReply(%s) = %s, %v (asked %q), want %s (asked %q)", tt.content, got, err, asked, tt.want, tt.asked)
+		}
 	}
 }

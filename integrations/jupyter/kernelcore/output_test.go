@@ -1,20 +1,21 @@
-package jupyter_test
+package kernelcore_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	client "baigo.dev/bai/clients/go"
-	"baigo.dev/bai/integrations/jupyter"
+	"baigo.dev/bai/integrations/jupyter/kernelcore"
 )
 
 // sink records the outputs of a Translator as "stream:name:text" and
 // "display:mime1,mime2".
 type sink struct{ got []string }
 
-func (s *sink) outputs() jupyter.Outputs {
-	return jupyter.Outputs{
+func (s *sink) outputs() kernelcore.Outputs {
+	return kernelcore.Outputs{
 		Stream: func(name, text string) { s.got = append(s.got, "stream:"+name+":"+text) },
 		Display: func(data map[string]any) {
 			var keys []string
@@ -115,7 +116,7 @@ func TestTranslator(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := &sink{}
-			tr := jupyter.NewTranslator(s.outputs(), tt.python)
+			tr := kernelcore.NewTranslator(s.outputs(), tt.python)
 			for _, it := range tt.items {
 				tr.Item(it)
 			}
@@ -132,11 +133,11 @@ func TestTranslator(t *testing.T) {
 
 func TestMediaBundle(t *testing.T) {
 	t.Parallel()
-	b := jupyter.MediaBundle("image/png", "iVBORw0KGgo=") // 8 bytes once decoded
+	b := kernelcore.MediaBundle("image/png", "iVBORw0KGgo=") // 8 bytes once decoded
 	if b["image/png"] != "iVBORw0KGgo=" || b["text/plain"] != "[media image/png, 8 bytes]" {
 		t.Fatalf("png bundle %v", b)
 	}
-	b = jupyter.MediaBundle("text/html", "<p>é</p>")
+	b = kernelcore.MediaBundle("text/html", "<p>é</p>")
 	if b["text/html"] != "<p>é</p>" || b["text/plain"] != "[media text/html, 9 bytes]" {
 		t.Fatalf("html bundle %v", b)
 	}
@@ -161,7 +162,7 @@ func TestParsePythonTraceback(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pe, ok := jupyter.ParsePythonTraceback(tt.text)
+			pe, ok := kernelcore.ParsePythonTraceback(tt.text)
 			if pe.Name != tt.ename || pe.Value != tt.evalue || ok != tt.ok {
 				t.Fatalf("got %q %q %v, want %q %q %v", pe.Name, pe.Value, ok, tt.ename, tt.evalue, tt.ok)
 			}
@@ -169,5 +170,30 @@ func TestParsePythonTraceback(t *testing.T) {
 				t.Fatalf("traceback lines %q", pe.Traceback)
 			}
 		})
+	}
+}
+
+func TestMediaBundleJSON(t *testing.T) {
+	t.Parallel()
+	b := kernelcore.MediaBundle("application/vnd.custom+json", `{"k":1}`)
+	if raw, ok := b["application/vnd.custom+json"].(json.RawMessage); !ok || string(raw) != `{"k":1}` {
+		t.Errorf("JSON media must be embedded as JSON, as nbformat stores it: %#v", b)
+	}
+	b = kernelcore.MediaBundle("application/json", `{not json`)
+	if b["application/json"] != `{not json` {
+		t.Errorf("invalid JSON stays text: %#v", b)
+	}
+}
+
+func TestExceptionContent(t *testing.T) {
+	t.Parallel()
+	e := kernelcore.Exception{Name: "SessionError", Value: "gone"}
+	c := e.Reply()
+	if c["status"] != "error" || c["ename"] != "SessionError" || c["evalue"] != "gone" || fmt.Sprint(c["traceback"]) != "[SessionError: gone]" {
+		t.Errorf("reply without a traceback %v", c)
+	}
+	pe, _ := kernelcore.ParsePythonTraceback(zeroDiv)
+	if c := pe.Content(); c["status"] != nil || len(c["traceback"].([]string)) != 5 {
+		t.Errorf("error content %v", c)
 	}
 }

@@ -1,7 +1,8 @@
-package jupyter
+package kernelcore
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -171,9 +172,10 @@ var mimeRE = regexp.MustCompile(`^[\w\-+.]+/[\w\-+.]+$`)
 
 // MediaBundle returns the display_data bundle of a media item: the data
 // under its MIME type (text as is, binary images as the base64 the runner
-// sent, which is also what Jupyter wants) and a text/plain fallback for
-// front ends that cannot show it, worded like bai_media's placeholder
-// outside a REPL. A malformed MIME type gets the fallback alone.
+// sent, which is also what Jupyter wants, JSON types as JSON as nbformat
+// stores them) and a text/plain fallback for front ends that cannot show
+// it, worded like bai_media's placeholder outside a REPL. A malformed
+// MIME type gets the fallback alone.
 func MediaBundle(mime, data string) map[string]any {
 	plain := fmt.Sprintf("[media %s, %d bytes]", mime, mediaSize(mime, data))
 	if !mimeRE.MatchString(mime) {
@@ -182,7 +184,15 @@ func MediaBundle(mime, data string) map[string]any {
 	if mime == "text/plain" {
 		return map[string]any{"text/plain": data}
 	}
-	return map[string]any{mime: data, "text/plain": plain}
+	var v any = data
+	if isJSONMIME(mime) && json.Valid([]byte(data)) {
+		v = json.RawMessage(data)
+	}
+	return map[string]any{mime: v, "text/plain": plain}
+}
+
+func isJSONMIME(mime string) bool {
+	return mime == "application/json" || strings.HasSuffix(mime, "+json")
 }
 
 // mediaSize is the size of the content: decoded bytes for base64 data.
@@ -201,15 +211,37 @@ func isTextMIME(mime string) bool {
 		mime == "application/javascript" || mime == "application/x-bai-drawing"
 }
 
-// PythonError is an exception as Python's traceback module prints it.
-type PythonError struct {
+// Exception is an error as Jupyter reports it in an error message and an
+// error reply: a cell's exception, or a failure of the kernel itself
+// (SessionError, TimeoutError) worded the same way.
+type Exception struct {
 	// Name is the exception's class name without its module
-	// (ZeroDivisionError, KeyboardInterrupt).
+	// (ZeroDivisionError, KeyboardInterrupt): the ename.
 	Name string
-	// Value is the message after "Name: ", with any further lines.
+	// Value is the message after "Name: ", with any further lines: the
+	// evalue.
 	Value string
 	// Traceback is the printed text, one line per element.
 	Traceback []string
+}
+
+// Content is the content of the iopub error message. A traceback is
+// never empty: without one, a line naming the error stands in, so front
+// ends that show only the traceback still say what happened.
+func (e *Exception) Content() map[string]any {
+	tb := e.Traceback
+	if len(tb) == 0 {
+		tb = []string{e.Name + ": " + e.Value}
+	}
+	return map[string]any{"ename": e.Name, "evalue": e.Value, "traceback": tb}
+}
+
+// Reply is the content of a reply with status "error" (execute_reply
+// adds its execution_count).
+func (e *Exception) Reply() map[string]any {
+	c := e.Content()
+	c["status"] = "error"
+	return c
 }
 
 // exceptionLineRE matches "Name" or "Name: message" (Name possibly dotted).
@@ -224,7 +256,7 @@ var exceptionNameRE = regexp.MustCompile(`^([A-Za-z_][\w.]*(?:Error|Exception|Gr
 // after the last indented (stack) line; its value runs to the end. ok is
 // false when text holds no such line, in which case the result still
 // carries the text and the last line as value.
-func ParsePythonTraceback(text string) (pe PythonError, ok bool) {
+func ParsePythonTraceback(text string) (pe Exception, ok bool) {
 	text = strings.TrimRight(text, "\n")
 	lines := strings.Split(text, "\n")
 	pe.Traceback = lines
