@@ -1,8 +1,11 @@
 // Package bridge is what editors talk to: `bai bridge` runs it on stdin and
 // stdout so that the VSCode and Atom extensions (integrations/vscode,
 // integrations/atom) only spawn a process and exchange JSON lines, while
-// signing, sessions, the execute loop, input and interrupts stay in one
-// place, on the Go SDK.
+// signing, sessions, running code, input and interrupts stay in one place,
+// on the Go SDK. Runs go over the SDK's execute stream (client.StreamCode),
+// so an editor shows output within about 200 ms of its being printed, not
+// once per 2-second poll; a manager without the stream gets the polling
+// loop (client.RunCode).
 //
 // # Protocol
 //
@@ -69,6 +72,7 @@ import (
 	"sync"
 	"time"
 
+	client "baigo.dev/bai/clients/go"
 	"baigo.dev/bai/common/apitypes"
 )
 
@@ -78,7 +82,10 @@ type API interface {
 	CreateSession(ctx context.Context, req apitypes.CreateSession) (*apitypes.CreateSessionResult, error)
 	GetSession(ctx context.Context, nameOrID string) (*apitypes.SessionInfo, error)
 	DestroySession(ctx context.Context, nameOrID string, forced bool) (*apitypes.DestroyResult, error)
-	Execute(ctx context.Context, nameOrID string, req apitypes.Execute) (*apitypes.ExecuteResult, error)
+	// StreamCode runs code over the execute WebSocket (output within about
+	// 200 ms); RunCode is the polling loop, for managers without it.
+	StreamCode(ctx context.Context, session, mode, code string, opts map[string]any, h client.Handler) (int, error)
+	RunCode(ctx context.Context, session, mode, code string, opts map[string]any, h client.Handler) (int, error)
 	Interrupt(ctx context.Context, nameOrID string) error
 }
 

@@ -3,9 +3,9 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	client "baigo.dev/bai/clients/go"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/integrations/bridge"
@@ -68,19 +69,25 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-// fakeAPI is a manager in memory: sessions by name and a scripted execute.
+// script plays one run in a fakeAPI session: what the program prints, the
+// input it reads, how it ends. It blocks only until ctx ends, as the SDK
+// does.
+type script func(ctx context.Context, f *fakeAPI, code string, h client.Handler) (int, error)
+
+// fakeAPI is a manager in memory: sessions by name and scripted runs. The
+// tests against a real manager are in live_test.go; this one makes the
+// protocol's corner cases easy to reach.
 type fakeAPI struct {
 	mu         sync.Mutex
 	sessions   map[string]string // name -> image
 	created    []string
 	destroyed  []string
 	interrupts []string
-	execs      []apitypes.Execute
-	exec       func(f *fakeAPI, session string, req apitypes.Execute) (*apitypes.ExecuteResult, error)
+	run        script
 }
 
-func newFake(exec func(f *fakeAPI, session string, req apitypes.Execute) (*apitypes.ExecuteResult, error)) *fakeAPI {
-	return &fakeAPI{sessions: map[string]string{}, exec: exec}
+func newFake(run script) *fakeAPI {
+	return &fakeAPI{sessions: map[string]string{}, run: run}
 }
 
 func (f *fakeAPI) Images(context.Context) ([]apitypes.ImageInfo, error) { return testImages, nil }
@@ -113,15 +120,27 @@ func (f *fakeAPI) DestroySession(_ context.Context, name string, _ bool) (*apity
 	return &apitypes.DestroyResult{}, nil
 }
 
-func (f *fakeAPI) Execute(_ context.Context, name string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
+func (f *fakeAPI) exists(name string) bool {
 	f.mu.Lock()
-	f.execs = append(f.execs, req)
+	defer f.mu.Unlock()
 	_, ok := f.sessions[name]
-	f.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("execute in session %s: %w", name, errdefs.ErrNotFound)
+	return ok
+}
+
+// StreamCode answers a session that is gone as the manager does: 404 to
+// the handshake.
+func (f *fakeAPI) StreamCode(ctx context.Context, name, _, code string, _ map[string]any, h client.Handler) (int, error) {
+	if !f.exists(name) {
+		return -1, fmt.Errorf("execute stream in session %s: %w", name, &client.APIError{Status: http.StatusNotFound, Title: "Not found"})
 	}
-	return f.exec(f, name, req)
+	return f.run(ctx, f, code, h)
+}
+
+func (f *fakeAPI) RunCode(ctx context.Context, name, _, code string, _ map[string]any, h client.Handler) (int, error) {
+	if !f.exists(name) {
+		return -1, fmt.Errorf("execute in session %s: %w", name, &client.APIError{Status: http.StatusNotFound, Title: "Not found"})
+	}
+	return f.run(ctx, f, code, h)
 }
 
 func (f *fakeAPI) Interrupt(_ context.Context, name string) error {
@@ -140,27 +159,26 @@ func (f *fakeAPI) snapshot() (created, destroyed, live []string) {
 	return slices.Clone(f.created), slices.Clone(f.destroyed), live
 }
 
-func intp(n int) *int { return &n }
-
-func result(status string, exit *int, console ...[2]any) *apitypes.ExecuteResult {
-	if console == nil {
-		console = [][2]any{}
-	}
-	return &apitypes.ExecuteResult{RunID: "k", Status: status, ExitCode: exit, Console: console, Options: map[string]any{}}
+// echo prints its code and ends.
+func echo(_ context.Context, _ *fakeAPI, code string, h client.Handler) (int, error) {
+	h.OnConsole(client.ConsoleItem{Type: "stdout", Text: code})
+	return 0, nil
 }
 
-// echo finishes every run at once, printing its code.
-func echo(_ *fakeAPI, _ string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
-	return result(apitypes.RunFinished, intp(0), [2]any{"stdout", req.Code}), nil
+// stamped is an event and when the harness read it.
+type stamped struct {
+	bridge.Event
+	at time.Time
 }
 
 // harness runs a Bridge on pipes.
 type harness struct {
-	t      *testing.T
-	in     *io.PipeWriter
-	events chan bridge.Event
-	done   chan error
-	cancel context.CancelFunc
+	t       *testing.T
+	in      *io.PipeWriter
+	events  chan stamped
+	done    chan error
+	cancel  context.CancelFunc
+	timeout time.Duration // for each event
 }
 
 func start(t *testing.T, api bridge.API, opts ...func(*bridge.Options)) *harness {
@@ -173,7 +191,7 @@ func start(t *testing.T, api bridge.API, opts ...func(*bridge.Options)) *harness
 	}
 	b := bridge.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, in: inW, events: make(chan bridge.Event, 100), done: make(chan error, 1), cancel: cancel}
+	h := &harness{t: t, in: inW, events: make(chan stamped, 100), done: make(chan error, 1), cancel: cancel, timeout: 10 * time.Second}
 	go func() {
 		h.done <- b.Serve(ctx, inR, outW)
 		outW.Close()
@@ -186,7 +204,7 @@ func start(t *testing.T, api bridge.API, opts ...func(*bridge.Options)) *harness
 				close(h.events)
 				return
 			}
-			h.events <- ev
+			h.events <- stamped{ev, time.Now()}
 		}
 	}()
 	t.Cleanup(func() {
@@ -206,7 +224,7 @@ func (h *harness) send(req string) {
 	}
 }
 
-func (h *harness) next() bridge.Event {
+func (h *harness) next() stamped {
 	h.t.Helper()
 	select {
 	case ev, ok := <-h.events:
@@ -214,21 +232,24 @@ func (h *harness) next() bridge.Event {
 			h.t.Fatal("the bridge closed its output")
 		}
 		return ev
-	case <-time.After(10 * time.Second):
-		h.t.Fatal("no event within 10s")
+	case <-time.After(h.timeout):
+		h.t.Fatalf("no event within %s", h.timeout)
 	}
-	return bridge.Event{}
+	return stamped{}
 }
 
 // until collects events up to and including the first of type typ for runID.
-func (h *harness) until(runID, typ string) []bridge.Event {
+func (h *harness) until(runID, typ string) []stamped {
 	h.t.Helper()
-	var evs []bridge.Event
+	var evs []stamped
 	for {
 		ev := h.next()
 		evs = append(evs, ev)
 		if ev.RunID == runID && ev.Type == typ {
 			return evs
+		}
+		if ev.RunID == runID && ev.Type == bridge.EvFinished {
+			h.t.Fatalf("run %s finished before a %s event: %+v", runID, typ, evs)
 		}
 	}
 }
@@ -244,15 +265,18 @@ func (h *harness) wait() error {
 	return nil
 }
 
-func stdout(evs []bridge.Event) string {
+// text joins the texts of the events of type typ (stdout or stderr).
+func text(evs []stamped, typ string) string {
 	var sb strings.Builder
 	for _, ev := range evs {
-		if ev.Type == bridge.EvStdout {
+		if ev.Type == typ {
 			sb.WriteString(ev.Text)
 		}
 	}
 	return sb.String()
 }
+
+func stdout(evs []stamped) string { return text(evs, bridge.EvStdout) }
 
 func TestRunsShareOneSessionPerLanguage(t *testing.T) {
 	t.Parallel()
@@ -304,16 +328,15 @@ func TestFileRelativeToCwd(t *testing.T) {
 
 func TestInputRoundTrip(t *testing.T) {
 	t.Parallel()
-	f := newFake(func(_ *fakeAPI, _ string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
-		switch req.Mode {
-		case "query":
-			r := result(apitypes.RunWaitingInput, nil, [2]any{"stdout", "line\nName: "})
-			r.Options = map[string]any{"is_password": true}
-			return r, nil
-		case "input":
-			return result(apitypes.RunFinished, intp(0), [2]any{"stdout", "hello " + req.Code + "\n"}), nil
+	f := newFake(func(ctx context.Context, _ *fakeAPI, _ string, h client.Handler) (int, error) {
+		h.OnConsole(client.ConsoleItem{Type: "stdout", Text: "line\nNa"})
+		h.OnConsole(client.ConsoleItem{Type: "stdout", Text: "me: "})
+		name, err := h.OnInput(ctx, client.InputRequest{IsPassword: true})
+		if err != nil {
+			return -1, err
 		}
-		return nil, fmt.Errorf("unexpected mode %s", req.Mode)
+		h.OnConsole(client.ConsoleItem{Type: "stdout", Text: "hello " + name + "\n"})
+		return 0, nil
 	})
 	h := start(t, f)
 	h.send(`{"id":"r","op":"input","runId":"r","text":"early"}`)
@@ -337,23 +360,79 @@ func TestInputRoundTrip(t *testing.T) {
 	}
 }
 
+// TestConsoleItems checks the events of each kind of console item, read
+// by the SDK's decoder from the forms the wire carries.
+func TestConsoleItems(t *testing.T) {
+	t.Parallel()
+	raw := [][2]any{
+		{"stdout", "out\n"},
+		{"stderr", "err\n"},
+		{"media", []any{"image/svg+xml", "<svg/>"}},
+		{"media", map[string]any{"type": "image/png", "data": "iVBORw0KGgo="}},
+		{"html", "<b>hi</b>"},
+		{"log", []any{"INFO", 1700000000.0, "kernel", "a note"}},
+		{"completion", []any{"ignored"}},
+	}
+	f := newFake(func(_ context.Context, _ *fakeAPI, _ string, h client.Handler) (int, error) {
+		for _, r := range raw {
+			h.OnConsole(client.DecodeConsole(r))
+		}
+		return 3, nil
+	})
+	h := start(t, f)
+	h.send(`{"id":"m","op":"run","lang":"python","code":"x"}`)
+	evs := h.until("m", bridge.EvFinished)
+	var got []string
+	for _, ev := range evs[1:] { // after started
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s", ev.Type, ev.Text, ev.MIME, ev.Data))
+	}
+	want := []string{
+		"stdout|out\n||",
+		"stderr|err\n||",
+		"media||image/svg+xml|<svg/>",
+		"media||image/png|iVBORw0KGgo=",
+		"media||text/html|<b>hi</b>",
+		"stderr|a note\n||",
+		"finished|||",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events\n%q\nwant\n%q", got, want)
+	}
+	if code := evs[len(evs)-1].ExitCode; code == nil || *code != 3 {
+		t.Errorf("exit code %v, want 3", code)
+	}
+}
+
+func TestExecTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFake(func(_ context.Context, _ *fakeAPI, _ string, h client.Handler) (int, error) {
+		h.OnConsole(client.ConsoleItem{Type: "stdout", Text: "working\n"})
+		return 0, &client.ExecTimeoutError{}
+	})
+	h := start(t, f)
+	h.send(`{"id":"t","op":"run","lang":"python","code":"x"}`)
+	evs := h.until("t", bridge.EvFinished)
+	n := len(evs)
+	if evs[n-2].Type != bridge.EvError || !strings.Contains(evs[n-2].Message, "timed out") || *evs[n-1].ExitCode != -1 {
+		t.Errorf("events %+v, want the time-out said, then finished -1", evs)
+	}
+}
+
 func TestInterruptWhileWaitingForInput(t *testing.T) {
 	t.Parallel()
-	var f *fakeAPI
-	f = newFake(func(_ *fakeAPI, _ string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
-		switch req.Mode {
-		case "query":
-			return result(apitypes.RunWaitingInput, nil), nil
-		case "continue":
-			f.mu.Lock()
-			n := len(f.interrupts)
-			f.mu.Unlock()
-			if n == 0 {
-				return nil, errors.New("continue before the interrupt reached the kernel")
-			}
-			return result(apitypes.RunFinished, intp(1), [2]any{"stderr", "KeyboardInterrupt\n"}), nil
+	f := newFake(func(ctx context.Context, f *fakeAPI, _ string, h client.Handler) (int, error) {
+		answer, err := h.OnInput(ctx, client.InputRequest{})
+		if err != nil {
+			return -1, err
 		}
-		return nil, fmt.Errorf("mode %s: the interrupted run must not get input", req.Mode)
+		f.mu.Lock()
+		n := len(f.interrupts)
+		f.mu.Unlock()
+		if n == 0 || answer != "" {
+			return -1, fmt.Errorf("answer %q with %d interrupts: the wait must end only once the kernel has the interrupt", answer, n)
+		}
+		h.OnConsole(client.ConsoleItem{Type: "stderr", Text: "KeyboardInterrupt\n"})
+		return 1, nil
 	})
 	h := start(t, f)
 	h.send(`{"id":"w","op":"run","lang":"python","code":"input()"}`)
@@ -381,11 +460,11 @@ func TestInterruptWhileWaitingForInput(t *testing.T) {
 func TestQueuedRunInterruptedBeforeItStarts(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	f := newFake(func(_ *fakeAPI, _ string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
-		if req.Code == "slow" {
+	f := newFake(func(_ context.Context, _ *fakeAPI, code string, _ client.Handler) (int, error) {
+		if code == "slow" {
 			<-release
 		}
-		return result(apitypes.RunFinished, intp(0)), nil
+		return 0, nil
 	})
 	h := start(t, f)
 	h.send(`{"id":"slow","op":"run","lang":"python","code":"slow"}`)
@@ -476,15 +555,17 @@ func TestShutdownAndSignal(t *testing.T) {
 			t.Parallel()
 			block := make(chan struct{})
 			defer close(block)
-			f := newFake(func(_ *fakeAPI, _ string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
-				if req.Code == "forever" {
-					<-block
+			f := newFake(func(ctx context.Context, _ *fakeAPI, code string, _ client.Handler) (int, error) {
+				if code == "forever" {
+					select {
+					case <-block:
+					case <-ctx.Done():
+						return -1, ctx.Err()
+					}
 				}
-				return result(apitypes.RunFinished, intp(0)), nil
+				return 0, nil
 			})
-			// The fake's Execute blocks regardless of ctx; wrap it so that it
-			// returns when the bridge stops, as the real client does.
-			h := start(t, ctxAware{f})
+			h := start(t, f)
 			h.send(`{"id":"a","op":"run","lang":"python","code":"x"}`)
 			h.until("a", bridge.EvFinished)
 			h.send(`{"id":"b","op":"run","lang":"bash","code":"forever"}`)
@@ -509,23 +590,9 @@ func TestShutdownAndSignal(t *testing.T) {
 	}
 }
 
-// ctxAware returns from Execute when ctx ends, as the real client does.
-type ctxAware struct{ *fakeAPI }
-
-func (c ctxAware) Execute(ctx context.Context, name string, req apitypes.Execute) (*apitypes.ExecuteResult, error) {
-	type res struct {
-		r   *apitypes.ExecuteResult
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		r, err := c.fakeAPI.Execute(ctx, name, req)
-		ch <- res{r, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.r, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// on returns the harness reporting to t (a subtest's), sharing its bridge.
+func (h *harness) on(t *testing.T) *harness {
+	c := *h
+	c.t = t
+	return &c
 }

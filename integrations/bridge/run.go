@@ -2,9 +2,9 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -197,13 +197,21 @@ func (b *Bridge) execute(ctx context.Context, r *run, req Request, code string) 
 		if attempt == 0 {
 			b.emit(Event{RunID: r.id, Type: EvStarted, Image: img.Name, Session: name})
 		}
-		exit, started, err := b.loop(ctx, r, name, code)
-		if err == nil {
+		h := &runHandler{b: b, r: r}
+		exit, err := b.runCode(ctx, name, code, h)
+		var timeout *client.ExecTimeoutError
+		switch {
+		case err == nil:
 			return exit
+		case errors.As(err, &timeout):
+			// The agent stopped it; the frame carries no exit code.
+			b.emit(Event{RunID: r.id, Type: EvError, Message: "execution timed out"})
+			return -1
 		}
 		// A session that ended under us (idle timeout, lifetime) is made
-		// again once, if the run never got going in it.
-		if !started && attempt == 0 && b.sessionGone(ctx, name, err) {
+		// again once, if the run had shown nothing in it yet: nothing the
+		// user saw is repeated, and the note says the state is gone.
+		if !h.seen && attempt == 0 && b.sessionGone(ctx, name, err) {
 			s.forget(name)
 			go b.destroyQuietly(name)
 			continue
@@ -228,133 +236,98 @@ func (b *Bridge) sessionGone(ctx context.Context, name string, err error) bool {
 	return info.Status != "RUNNING"
 }
 
-// loop drives the execute loop of one run in session name. started reports
-// whether the kernel accepted the run (its first request succeeded).
-func (b *Bridge) loop(ctx context.Context, r *run, name, code string) (exit int, started bool, err error) {
-	req := apitypes.Execute{Mode: client.ModeQuery, RunID: client.NewRunID(), Code: code}
-	var lastLine strings.Builder // stdout since its last newline: the prompt
-	for {
-		res, err := b.api.Execute(ctx, name, req)
-		if err != nil {
-			return -1, started, err
-		}
-		started = true
-		if res.RunID != "" {
-			req.RunID = res.RunID
-		}
-		for _, raw := range res.Console {
-			b.console(r.id, raw, &lastLine)
-		}
-		exit := -1
-		if res.ExitCode != nil {
-			exit = *res.ExitCode
-		}
-		next := apitypes.Execute{Mode: client.ModeContinue, RunID: req.RunID}
-		switch res.Status {
-		case apitypes.RunFinished:
-			return exit, true, nil
-		case apitypes.RunExecTimeout:
-			b.emit(Event{RunID: r.id, Type: EvError, Message: "execution timed out"})
-			return exit, true, nil
-		case apitypes.RunWaitingInput:
-			pw, _ := res.Options["is_password"].(bool)
-			prompt := lastLine.String()
-			if p, ok := res.Options["prompt"].(string); ok && p != "" {
-				prompt = p
-			}
-			r.mu.Lock()
-			r.waiting = true
-			r.mu.Unlock()
-			b.emit(Event{RunID: r.id, Type: EvInputRequest, Prompt: &prompt, Password: &pw})
-			select {
-			case text := <-r.input:
-				next = apitypes.Execute{Mode: client.ModeInput, RunID: req.RunID, Code: text}
-				lastLine.Reset()
-			case <-r.stopInput:
-				// Interrupted while waiting: collect how the program ends.
-			case <-ctx.Done():
-				return -1, true, ctx.Err()
-			}
-		case apitypes.RunContinued, apitypes.RunCleanFinished, apitypes.RunBuildFinished:
-		default:
-			return -1, true, fmt.Errorf("unknown execute status %q: %w", res.Status, errdefs.ErrInternal)
-		}
-		req = next
+// runCode runs code in session name over the execute stream, so output
+// reaches the editor within about 200 ms of being printed. A manager
+// without the stream (an older one answers its path with 404) gets the
+// polling loop instead, with output every 2 s; no code ran when the
+// handshake was refused, so nothing runs twice. A 404 also means a session
+// that is gone: the polling loop's first request then says so.
+func (b *Bridge) runCode(ctx context.Context, name, code string, h client.Handler) (int, error) {
+	exit, err := b.api.StreamCode(ctx, name, client.ModeQuery, code, nil, h)
+	var ae *client.APIError
+	if err == nil || !errors.As(err, &ae) || (ae.Status != http.StatusNotFound && ae.Status != http.StatusMethodNotAllowed) {
+		return exit, err
 	}
+	b.log.Debug("no execute stream; polling", "session", name, "err", err)
+	return b.api.RunCode(ctx, name, client.ModeQuery, code, nil, h)
 }
 
-// console turns one console item into an event.
-func (b *Bridge) console(runID string, raw [2]any, lastLine *strings.Builder) {
-	it := decodeConsole(raw)
-	switch it.typ {
+// runHandler turns what one attempt of a run produces into events. The SDK
+// calls it from the goroutine running the run, one call at a time.
+type runHandler struct {
+	b *Bridge
+	r *run
+
+	seen     bool            // output or an input request arrived
+	lastLine strings.Builder // stdout since its last newline: the prompt
+}
+
+// OnConsole sends a console item as its event.
+func (h *runHandler) OnConsole(it client.ConsoleItem) {
+	h.seen = true
+	id := h.r.id
+	switch it.Type {
 	case "stdout":
-		if i := strings.LastIndexByte(it.text, '\n'); i >= 0 {
-			lastLine.Reset()
-			lastLine.WriteString(it.text[i+1:])
-		} else {
-			lastLine.WriteString(it.text)
-		}
-		if lastLine.Len() > maxPrompt {
-			tail := lastLine.String()
-			cut := len(tail) - maxPrompt
-			for cut < len(tail) && !utf8.RuneStart(tail[cut]) {
-				cut++
-			}
-			lastLine.Reset()
-			lastLine.WriteString(tail[cut:])
-		}
-		b.emit(Event{RunID: runID, Type: EvStdout, Text: it.text})
+		h.track(it.Text)
+		h.b.emit(Event{RunID: id, Type: EvStdout, Text: it.Text})
 	case "stderr":
-		b.emit(Event{RunID: runID, Type: EvStderr, Text: it.text})
+		h.b.emit(Event{RunID: id, Type: EvStderr, Text: it.Text})
 	case "media":
-		b.emit(Event{RunID: runID, Type: EvMedia, MIME: it.mime, Data: it.text})
+		h.b.emit(Event{RunID: id, Type: EvMedia, MIME: it.MIME, Data: it.Text})
 	case "html":
-		b.emit(Event{RunID: runID, Type: EvMedia, MIME: "text/html", Data: it.text})
+		h.b.emit(Event{RunID: id, Type: EvMedia, MIME: "text/html", Data: it.Text})
 	case "log":
-		text := it.text
+		text := it.Text
 		if !strings.HasSuffix(text, "\n") {
 			text += "\n"
 		}
-		b.emit(Event{RunID: runID, Type: EvStderr, Text: text})
+		h.b.emit(Event{RunID: id, Type: EvStderr, Text: text})
 	}
 }
 
-// consoleItem is one decoded [type, data] entry of an execute answer.
-type consoleItem struct {
-	typ  string
-	text string // text of stdout, stderr, html; data of media; message of log
-	mime string // media type of media items
-}
-
-// decodeConsole reads the forms API.md gives: text items, media as
-// [mime, data] or {"type", "data"}, log as [level, time, logger, message].
-func decodeConsole(raw [2]any) consoleItem {
-	typ, _ := raw[0].(string)
-	it := consoleItem{typ: typ}
-	switch d := raw[1].(type) {
-	case string:
-		it.text = d
-	case []any:
-		switch {
-		case typ == "media" && len(d) >= 2:
-			it.mime, _ = d[0].(string)
-			it.text = stringify(d[1])
-		case typ == "log" && len(d) >= 4:
-			it.text = stringify(d[3])
+// track keeps the unfinished last line of stdout, at most maxPrompt bytes.
+func (h *runHandler) track(text string) {
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		h.lastLine.Reset()
+		text = text[i+1:]
+	}
+	h.lastLine.WriteString(text)
+	if h.lastLine.Len() > maxPrompt {
+		tail := h.lastLine.String()
+		cut := len(tail) - maxPrompt
+		for cut < len(tail) && !utf8.RuneStart(tail[cut]) {
+			cut++
 		}
-	case map[string]any:
-		if typ == "media" {
-			it.mime, _ = d["type"].(string)
-			it.text = stringify(d["data"])
-		}
+		h.lastLine.Reset()
+		h.lastLine.WriteString(tail[cut:])
 	}
-	return it
 }
 
-func stringify(v any) string {
-	if s, ok := v.(string); ok {
-		return s
+// OnInput sends an input-request and waits for the editor's answer.
+func (h *runHandler) OnInput(ctx context.Context, req client.InputRequest) (string, error) {
+	h.seen = true
+	prompt := h.lastLine.String()
+	if p, ok := req.Options["prompt"].(string); ok && p != "" {
+		prompt = p
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	pw := req.IsPassword
+	h.r.mu.Lock()
+	h.r.waiting = true
+	h.r.mu.Unlock()
+	h.b.emit(Event{RunID: h.r.id, Type: EvInputRequest, Prompt: &prompt, Password: &pw})
+	select {
+	case text := <-h.r.input:
+		h.lastLine.Reset()
+		return text, nil
+	case <-h.r.stopInput:
+		// Interrupted while waiting, and the kernel has the interrupt. The
+		// run's end (the KeyboardInterrupt) is collected only after an
+		// answer, and the SDK has no way to go on without one, so an empty
+		// line goes: the agent drops it once the program ended, Python's
+		// helper while the program unwinds; a REPL of another language
+		// still unwinding may find it on its stdin.
+		return "", nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
