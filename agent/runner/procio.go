@@ -94,9 +94,12 @@ func (w *waker) close() {
 }
 
 // groupAttr starts a child as the leader of its own process group, so that a
-// signal reaches it and everything it spawned.
+// signal reaches it and everything it spawned, and kills it when the runner
+// dies: in a container the container's end does that anyway, but a runner
+// on the host (the process runtime) would otherwise leave its language
+// process behind, still writing in the kernel's directories.
 func groupAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
 // signalGroup sends sig to the process group led by pid.
