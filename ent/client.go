@@ -20,6 +20,8 @@ import (
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
+	"baigo.dev/bai/ent/vfolder"
+	"baigo.dev/bai/ent/vfolderinvitation"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -47,6 +49,10 @@ type Client struct {
 	Session *SessionClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// VFolder is the client for interacting with the VFolder builders.
+	VFolder *VFolderClient
+	// VFolderInvitation is the client for interacting with the VFolderInvitation builders.
+	VFolderInvitation *VFolderInvitationClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -66,6 +72,8 @@ func (c *Client) init() {
 	c.ScalingGroup = NewScalingGroupClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.VFolder = NewVFolderClient(c.config)
+	c.VFolderInvitation = NewVFolderInvitationClient(c.config)
 }
 
 type (
@@ -156,16 +164,18 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		Agent:          NewAgentClient(cfg),
-		Image:          NewImageClient(cfg),
-		Kernel:         NewKernelClient(cfg),
-		KeyPair:        NewKeyPairClient(cfg),
-		ResourcePolicy: NewResourcePolicyClient(cfg),
-		ScalingGroup:   NewScalingGroupClient(cfg),
-		Session:        NewSessionClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		Agent:             NewAgentClient(cfg),
+		Image:             NewImageClient(cfg),
+		Kernel:            NewKernelClient(cfg),
+		KeyPair:           NewKeyPairClient(cfg),
+		ResourcePolicy:    NewResourcePolicyClient(cfg),
+		ScalingGroup:      NewScalingGroupClient(cfg),
+		Session:           NewSessionClient(cfg),
+		User:              NewUserClient(cfg),
+		VFolder:           NewVFolderClient(cfg),
+		VFolderInvitation: NewVFolderInvitationClient(cfg),
 	}, nil
 }
 
@@ -183,16 +193,18 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		Agent:          NewAgentClient(cfg),
-		Image:          NewImageClient(cfg),
-		Kernel:         NewKernelClient(cfg),
-		KeyPair:        NewKeyPairClient(cfg),
-		ResourcePolicy: NewResourcePolicyClient(cfg),
-		ScalingGroup:   NewScalingGroupClient(cfg),
-		Session:        NewSessionClient(cfg),
-		User:           NewUserClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		Agent:             NewAgentClient(cfg),
+		Image:             NewImageClient(cfg),
+		Kernel:            NewKernelClient(cfg),
+		KeyPair:           NewKeyPairClient(cfg),
+		ResourcePolicy:    NewResourcePolicyClient(cfg),
+		ScalingGroup:      NewScalingGroupClient(cfg),
+		Session:           NewSessionClient(cfg),
+		User:              NewUserClient(cfg),
+		VFolder:           NewVFolderClient(cfg),
+		VFolderInvitation: NewVFolderInvitationClient(cfg),
 	}, nil
 }
 
@@ -223,7 +235,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
-		c.Session, c.User,
+		c.Session, c.User, c.VFolder, c.VFolderInvitation,
 	} {
 		n.Use(hooks...)
 	}
@@ -234,7 +246,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
-		c.Session, c.User,
+		c.Session, c.User, c.VFolder, c.VFolderInvitation,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -259,6 +271,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *VFolderMutation:
+		return c.VFolder.mutate(ctx, m)
+	case *VFolderInvitationMutation:
+		return c.VFolderInvitation.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -1392,14 +1408,312 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// VFolderClient is a client for the VFolder schema.
+type VFolderClient struct {
+	config
+}
+
+// NewVFolderClient returns a client for the VFolder from the given config.
+func NewVFolderClient(c config) *VFolderClient {
+	return &VFolderClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `vfolder.Hooks(f(g(h())))`.
+func (c *VFolderClient) Use(hooks ...Hook) {
+	c.hooks.VFolder = append(c.hooks.VFolder, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `vfolder.Intercept(f(g(h())))`.
+func (c *VFolderClient) Intercept(interceptors ...Interceptor) {
+	c.inters.VFolder = append(c.inters.VFolder, interceptors...)
+}
+
+// Create returns a builder for creating a VFolder entity.
+func (c *VFolderClient) Create() *VFolderCreate {
+	mutation := newVFolderMutation(c.config, OpCreate)
+	return &VFolderCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of VFolder entities.
+func (c *VFolderClient) CreateBulk(builders ...*VFolderCreate) *VFolderCreateBulk {
+	return &VFolderCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VFolderClient) MapCreateBulk(slice any, setFunc func(*VFolderCreate, int)) *VFolderCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VFolderCreateBulk{err: fmt.Errorf("calling to VFolderClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VFolderCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VFolderCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for VFolder.
+func (c *VFolderClient) Update() *VFolderUpdate {
+	mutation := newVFolderMutation(c.config, OpUpdate)
+	return &VFolderUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VFolderClient) UpdateOne(_m *VFolder) *VFolderUpdateOne {
+	mutation := newVFolderMutation(c.config, OpUpdateOne, withVFolder(_m))
+	return &VFolderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VFolderClient) UpdateOneID(id uuid.UUID) *VFolderUpdateOne {
+	mutation := newVFolderMutation(c.config, OpUpdateOne, withVFolderID(id))
+	return &VFolderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for VFolder.
+func (c *VFolderClient) Delete() *VFolderDelete {
+	mutation := newVFolderMutation(c.config, OpDelete)
+	return &VFolderDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VFolderClient) DeleteOne(_m *VFolder) *VFolderDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VFolderClient) DeleteOneID(id uuid.UUID) *VFolderDeleteOne {
+	builder := c.Delete().Where(vfolder.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VFolderDeleteOne{builder}
+}
+
+// Query returns a query builder for VFolder.
+func (c *VFolderClient) Query() *VFolderQuery {
+	return &VFolderQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVFolder},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a VFolder entity by its id.
+func (c *VFolderClient) Get(ctx context.Context, id uuid.UUID) (*VFolder, error) {
+	return c.Query().Where(vfolder.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VFolderClient) GetX(ctx context.Context, id uuid.UUID) *VFolder {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryInvitations queries the invitations edge of a VFolder.
+func (c *VFolderClient) QueryInvitations(_m *VFolder) *VFolderInvitationQuery {
+	query := (&VFolderInvitationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(vfolder.Table, vfolder.FieldID, id),
+			sqlgraph.To(vfolderinvitation.Table, vfolderinvitation.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, vfolder.InvitationsTable, vfolder.InvitationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *VFolderClient) Hooks() []Hook {
+	return c.hooks.VFolder
+}
+
+// Interceptors returns the client interceptors.
+func (c *VFolderClient) Interceptors() []Interceptor {
+	return c.inters.VFolder
+}
+
+func (c *VFolderClient) mutate(ctx context.Context, m *VFolderMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VFolderCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VFolderUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VFolderUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VFolderDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown VFolder mutation op: %q", m.Op())
+	}
+}
+
+// VFolderInvitationClient is a client for the VFolderInvitation schema.
+type VFolderInvitationClient struct {
+	config
+}
+
+// NewVFolderInvitationClient returns a client for the VFolderInvitation from the given config.
+func NewVFolderInvitationClient(c config) *VFolderInvitationClient {
+	return &VFolderInvitationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `vfolderinvitation.Hooks(f(g(h())))`.
+func (c *VFolderInvitationClient) Use(hooks ...Hook) {
+	c.hooks.VFolderInvitation = append(c.hooks.VFolderInvitation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `vfolderinvitation.Intercept(f(g(h())))`.
+func (c *VFolderInvitationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.VFolderInvitation = append(c.inters.VFolderInvitation, interceptors...)
+}
+
+// Create returns a builder for creating a VFolderInvitation entity.
+func (c *VFolderInvitationClient) Create() *VFolderInvitationCreate {
+	mutation := newVFolderInvitationMutation(c.config, OpCreate)
+	return &VFolderInvitationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of VFolderInvitation entities.
+func (c *VFolderInvitationClient) CreateBulk(builders ...*VFolderInvitationCreate) *VFolderInvitationCreateBulk {
+	return &VFolderInvitationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VFolderInvitationClient) MapCreateBulk(slice any, setFunc func(*VFolderInvitationCreate, int)) *VFolderInvitationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VFolderInvitationCreateBulk{err: fmt.Errorf("calling to VFolderInvitationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VFolderInvitationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VFolderInvitationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for VFolderInvitation.
+func (c *VFolderInvitationClient) Update() *VFolderInvitationUpdate {
+	mutation := newVFolderInvitationMutation(c.config, OpUpdate)
+	return &VFolderInvitationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VFolderInvitationClient) UpdateOne(_m *VFolderInvitation) *VFolderInvitationUpdateOne {
+	mutation := newVFolderInvitationMutation(c.config, OpUpdateOne, withVFolderInvitation(_m))
+	return &VFolderInvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VFolderInvitationClient) UpdateOneID(id uuid.UUID) *VFolderInvitationUpdateOne {
+	mutation := newVFolderInvitationMutation(c.config, OpUpdateOne, withVFolderInvitationID(id))
+	return &VFolderInvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for VFolderInvitation.
+func (c *VFolderInvitationClient) Delete() *VFolderInvitationDelete {
+	mutation := newVFolderInvitationMutation(c.config, OpDelete)
+	return &VFolderInvitationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VFolderInvitationClient) DeleteOne(_m *VFolderInvitation) *VFolderInvitationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VFolderInvitationClient) DeleteOneID(id uuid.UUID) *VFolderInvitationDeleteOne {
+	builder := c.Delete().Where(vfolderinvitation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VFolderInvitationDeleteOne{builder}
+}
+
+// Query returns a query builder for VFolderInvitation.
+func (c *VFolderInvitationClient) Query() *VFolderInvitationQuery {
+	return &VFolderInvitationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVFolderInvitation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a VFolderInvitation entity by its id.
+func (c *VFolderInvitationClient) Get(ctx context.Context, id uuid.UUID) (*VFolderInvitation, error) {
+	return c.Query().Where(vfolderinvitation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VFolderInvitationClient) GetX(ctx context.Context, id uuid.UUID) *VFolderInvitation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryFolder queries the folder edge of a VFolderInvitation.
+func (c *VFolderInvitationClient) QueryFolder(_m *VFolderInvitation) *VFolderQuery {
+	query := (&VFolderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(vfolderinvitation.Table, vfolderinvitation.FieldID, id),
+			sqlgraph.To(vfolder.Table, vfolder.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, vfolderinvitation.FolderTable, vfolderinvitation.FolderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *VFolderInvitationClient) Hooks() []Hook {
+	return c.hooks.VFolderInvitation
+}
+
+// Interceptors returns the client interceptors.
+func (c *VFolderInvitationClient) Interceptors() []Interceptor {
+	return c.inters.VFolderInvitation
+}
+
+func (c *VFolderInvitationClient) mutate(ctx context.Context, m *VFolderInvitationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VFolderInvitationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VFolderInvitationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VFolderInvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VFolderInvitationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown VFolderInvitation mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
-		User []ent.Hook
+		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session, User,
+		VFolder, VFolderInvitation []ent.Hook
 	}
 	inters struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
-		User []ent.Interceptor
+		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session, User,
+		VFolder, VFolderInvitation []ent.Interceptor
 	}
 )

@@ -17,6 +17,8 @@ import (
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
+	"baigo.dev/bai/ent/vfolder"
+	"baigo.dev/bai/ent/vfolderinvitation"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -80,14 +82,16 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			agent.Table:          agent.ValidColumn,
-			image.Table:          image.ValidColumn,
-			kernel.Table:         kernel.ValidColumn,
-			keypair.Table:        keypair.ValidColumn,
-			resourcepolicy.Table: resourcepolicy.ValidColumn,
-			scalinggroup.Table:   scalinggroup.ValidColumn,
-			session.Table:        session.ValidColumn,
-			user.Table:           user.ValidColumn,
+			agent.Table:             agent.ValidColumn,
+			image.Table:             image.ValidColumn,
+			kernel.Table:            kernel.ValidColumn,
+			keypair.Table:           keypair.ValidColumn,
+			resourcepolicy.Table:    resourcepolicy.ValidColumn,
+			scalinggroup.Table:      scalinggroup.ValidColumn,
+			session.Table:           session.ValidColumn,
+			user.Table:              user.ValidColumn,
+			vfolder.Table:           vfolder.ValidColumn,
+			vfolderinvitation.Table: vfolderinvitation.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

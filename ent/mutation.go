@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/ent/agent"
 	"baigo.dev/bai/ent/image"
 	"baigo.dev/bai/ent/kernel"
@@ -18,6 +19,8 @@ import (
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
+	"baigo.dev/bai/ent/vfolder"
+	"baigo.dev/bai/ent/vfolderinvitation"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
@@ -32,14 +35,16 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAgent          = "Agent"
-	TypeImage          = "Image"
-	TypeKernel         = "Kernel"
-	TypeKeyPair        = "KeyPair"
-	TypeResourcePolicy = "ResourcePolicy"
-	TypeScalingGroup   = "ScalingGroup"
-	TypeSession        = "Session"
-	TypeUser           = "User"
+	TypeAgent             = "Agent"
+	TypeImage             = "Image"
+	TypeKernel            = "Kernel"
+	TypeKeyPair           = "KeyPair"
+	TypeResourcePolicy    = "ResourcePolicy"
+	TypeScalingGroup      = "ScalingGroup"
+	TypeSession           = "Session"
+	TypeUser              = "User"
+	TypeVFolder           = "VFolder"
+	TypeVFolderInvitation = "VFolderInvitation"
 )
 
 // AgentMutation represents an operation that mutates the Agent nodes in the graph.
@@ -5869,6 +5874,8 @@ type SessionMutation struct {
 	occupied_slots   *map[string]float64
 	environ          *map[string]string
 	network          *bool
+	mounts           *[]aproto.Mount
+	appendmounts     []aproto.Mount
 	tag              *string
 	num_queries      *int
 	addnum_queries   *int
@@ -6617,6 +6624,71 @@ func (m *SessionMutation) ResetNetwork() {
 	m.network = nil
 }
 
+// SetMounts sets the "mounts" field.
+func (m *SessionMutation) SetMounts(a []aproto.Mount) {
+	m.mounts = &a
+	m.appendmounts = nil
+}
+
+// Mounts returns the value of the "mounts" field in the mutation.
+func (m *SessionMutation) Mounts() (r []aproto.Mount, exists bool) {
+	v := m.mounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMounts returns the old "mounts" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldMounts(ctx context.Context) (v []aproto.Mount, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMounts: %w", err)
+	}
+	return oldValue.Mounts, nil
+}
+
+// AppendMounts adds a to the "mounts" field.
+func (m *SessionMutation) AppendMounts(a []aproto.Mount) {
+	m.appendmounts = append(m.appendmounts, a...)
+}
+
+// AppendedMounts returns the list of values that were appended to the "mounts" field in this mutation.
+func (m *SessionMutation) AppendedMounts() ([]aproto.Mount, bool) {
+	if len(m.appendmounts) == 0 {
+		return nil, false
+	}
+	return m.appendmounts, true
+}
+
+// ClearMounts clears the value of the "mounts" field.
+func (m *SessionMutation) ClearMounts() {
+	m.mounts = nil
+	m.appendmounts = nil
+	m.clearedFields[session.FieldMounts] = struct{}{}
+}
+
+// MountsCleared returns if the "mounts" field was cleared in this mutation.
+func (m *SessionMutation) MountsCleared() bool {
+	_, ok := m.clearedFields[session.FieldMounts]
+	return ok
+}
+
+// ResetMounts resets all changes to the "mounts" field.
+func (m *SessionMutation) ResetMounts() {
+	m.mounts = nil
+	m.appendmounts = nil
+	delete(m.clearedFields, session.FieldMounts)
+}
+
 // SetTag sets the "tag" field.
 func (m *SessionMutation) SetTag(s string) {
 	m.tag = &s
@@ -6967,7 +7039,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 23)
 	if m.name != nil {
 		fields = append(fields, session.FieldName)
 	}
@@ -7015,6 +7087,9 @@ func (m *SessionMutation) Fields() []string {
 	}
 	if m.network != nil {
 		fields = append(fields, session.FieldNetwork)
+	}
+	if m.mounts != nil {
+		fields = append(fields, session.FieldMounts)
 	}
 	if m.tag != nil {
 		fields = append(fields, session.FieldTag)
@@ -7074,6 +7149,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.Environ()
 	case session.FieldNetwork:
 		return m.Network()
+	case session.FieldMounts:
+		return m.Mounts()
 	case session.FieldTag:
 		return m.Tag()
 	case session.FieldNumQueries:
@@ -7127,6 +7204,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldEnviron(ctx)
 	case session.FieldNetwork:
 		return m.OldNetwork(ctx)
+	case session.FieldMounts:
+		return m.OldMounts(ctx)
 	case session.FieldTag:
 		return m.OldTag(ctx)
 	case session.FieldNumQueries:
@@ -7260,6 +7339,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNetwork(v)
 		return nil
+	case session.FieldMounts:
+		v, ok := value.([]aproto.Mount)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMounts(v)
+		return nil
 	case session.FieldTag:
 		v, ok := value.(string)
 		if !ok {
@@ -7359,6 +7445,9 @@ func (m *SessionMutation) ClearedFields() []string {
 	if m.FieldCleared(session.FieldEnviron) {
 		fields = append(fields, session.FieldEnviron)
 	}
+	if m.FieldCleared(session.FieldMounts) {
+		fields = append(fields, session.FieldMounts)
+	}
 	if m.FieldCleared(session.FieldLastStat) {
 		fields = append(fields, session.FieldLastStat)
 	}
@@ -7390,6 +7479,9 @@ func (m *SessionMutation) ClearField(name string) error {
 		return nil
 	case session.FieldEnviron:
 		m.ClearEnviron()
+		return nil
+	case session.FieldMounts:
+		m.ClearMounts()
 		return nil
 	case session.FieldLastStat:
 		m.ClearLastStat()
@@ -7452,6 +7544,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldNetwork:
 		m.ResetNetwork()
+		return nil
+	case session.FieldMounts:
+		m.ResetMounts()
 		return nil
 	case session.FieldTag:
 		m.ResetTag()
@@ -8252,4 +8347,1296 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)
+}
+
+// VFolderMutation represents an operation that mutates the VFolder nodes in the graph.
+type VFolderMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *uuid.UUID
+	name               *string
+	owner_access_key   *string
+	host               *string
+	quota              *int64
+	addquota           *int64
+	created_at         *time.Time
+	clearedFields      map[string]struct{}
+	invitations        map[uuid.UUID]struct{}
+	removedinvitations map[uuid.UUID]struct{}
+	clearedinvitations bool
+	done               bool
+	oldValue           func(context.Context) (*VFolder, error)
+	predicates         []predicate.VFolder
+}
+
+var _ ent.Mutation = (*VFolderMutation)(nil)
+
+// vfolderOption allows management of the mutation configuration using functional options.
+type vfolderOption func(*VFolderMutation)
+
+// newVFolderMutation creates new mutation for the VFolder entity.
+func newVFolderMutation(c config, op Op, opts ...vfolderOption) *VFolderMutation {
+	m := &VFolderMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVFolder,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVFolderID sets the ID field of the mutation.
+func withVFolderID(id uuid.UUID) vfolderOption {
+	return func(m *VFolderMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *VFolder
+		)
+		m.oldValue = func(ctx context.Context) (*VFolder, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().VFolder.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVFolder sets the old VFolder of the mutation.
+func withVFolder(node *VFolder) vfolderOption {
+	return func(m *VFolderMutation) {
+		m.oldValue = func(context.Context) (*VFolder, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VFolderMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VFolderMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of VFolder entities.
+func (m *VFolderMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VFolderMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VFolderMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().VFolder.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *VFolderMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *VFolderMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the VFolder entity.
+// If the VFolder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *VFolderMutation) ResetName() {
+	m.name = nil
+}
+
+// SetOwnerAccessKey sets the "owner_access_key" field.
+func (m *VFolderMutation) SetOwnerAccessKey(s string) {
+	m.owner_access_key = &s
+}
+
+// OwnerAccessKey returns the value of the "owner_access_key" field in the mutation.
+func (m *VFolderMutation) OwnerAccessKey() (r string, exists bool) {
+	v := m.owner_access_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerAccessKey returns the old "owner_access_key" field's value of the VFolder entity.
+// If the VFolder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderMutation) OldOwnerAccessKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerAccessKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerAccessKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerAccessKey: %w", err)
+	}
+	return oldValue.OwnerAccessKey, nil
+}
+
+// ResetOwnerAccessKey resets all changes to the "owner_access_key" field.
+func (m *VFolderMutation) ResetOwnerAccessKey() {
+	m.owner_access_key = nil
+}
+
+// SetHost sets the "host" field.
+func (m *VFolderMutation) SetHost(s string) {
+	m.host = &s
+}
+
+// Host returns the value of the "host" field in the mutation.
+func (m *VFolderMutation) Host() (r string, exists bool) {
+	v := m.host
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHost returns the old "host" field's value of the VFolder entity.
+// If the VFolder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderMutation) OldHost(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHost: %w", err)
+	}
+	return oldValue.Host, nil
+}
+
+// ResetHost resets all changes to the "host" field.
+func (m *VFolderMutation) ResetHost() {
+	m.host = nil
+}
+
+// SetQuota sets the "quota" field.
+func (m *VFolderMutation) SetQuota(i int64) {
+	m.quota = &i
+	m.addquota = nil
+}
+
+// Quota returns the value of the "quota" field in the mutation.
+func (m *VFolderMutation) Quota() (r int64, exists bool) {
+	v := m.quota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuota returns the old "quota" field's value of the VFolder entity.
+// If the VFolder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderMutation) OldQuota(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuota is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuota requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuota: %w", err)
+	}
+	return oldValue.Quota, nil
+}
+
+// AddQuota adds i to the "quota" field.
+func (m *VFolderMutation) AddQuota(i int64) {
+	if m.addquota != nil {
+		*m.addquota += i
+	} else {
+		m.addquota = &i
+	}
+}
+
+// AddedQuota returns the value that was added to the "quota" field in this mutation.
+func (m *VFolderMutation) AddedQuota() (r int64, exists bool) {
+	v := m.addquota
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQuota resets all changes to the "quota" field.
+func (m *VFolderMutation) ResetQuota() {
+	m.quota = nil
+	m.addquota = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *VFolderMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *VFolderMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the VFolder entity.
+// If the VFolder object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *VFolderMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// AddInvitationIDs adds the "invitations" edge to the VFolderInvitation entity by ids.
+func (m *VFolderMutation) AddInvitationIDs(ids ...uuid.UUID) {
+	if m.invitations == nil {
+		m.invitations = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		m.invitations[ids[i]] = struct{}{}
+	}
+}
+
+// ClearInvitations clears the "invitations" edge to the VFolderInvitation entity.
+func (m *VFolderMutation) ClearInvitations() {
+	m.clearedinvitations = true
+}
+
+// InvitationsCleared reports if the "invitations" edge to the VFolderInvitation entity was cleared.
+func (m *VFolderMutation) InvitationsCleared() bool {
+	return m.clearedinvitations
+}
+
+// RemoveInvitationIDs removes the "invitations" edge to the VFolderInvitation entity by IDs.
+func (m *VFolderMutation) RemoveInvitationIDs(ids ...uuid.UUID) {
+	if m.removedinvitations == nil {
+		m.removedinvitations = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		delete(m.invitations, ids[i])
+		m.removedinvitations[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedInvitations returns the removed IDs of the "invitations" edge to the VFolderInvitation entity.
+func (m *VFolderMutation) RemovedInvitationsIDs() (ids []uuid.UUID) {
+	for id := range m.removedinvitations {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// InvitationsIDs returns the "invitations" edge IDs in the mutation.
+func (m *VFolderMutation) InvitationsIDs() (ids []uuid.UUID) {
+	for id := range m.invitations {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetInvitations resets all changes to the "invitations" edge.
+func (m *VFolderMutation) ResetInvitations() {
+	m.invitations = nil
+	m.clearedinvitations = false
+	m.removedinvitations = nil
+}
+
+// Where appends a list predicates to the VFolderMutation builder.
+func (m *VFolderMutation) Where(ps ...predicate.VFolder) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VFolderMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VFolderMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.VFolder, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VFolderMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VFolderMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (VFolder).
+func (m *VFolderMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VFolderMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.name != nil {
+		fields = append(fields, vfolder.FieldName)
+	}
+	if m.owner_access_key != nil {
+		fields = append(fields, vfolder.FieldOwnerAccessKey)
+	}
+	if m.host != nil {
+		fields = append(fields, vfolder.FieldHost)
+	}
+	if m.quota != nil {
+		fields = append(fields, vfolder.FieldQuota)
+	}
+	if m.created_at != nil {
+		fields = append(fields, vfolder.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VFolderMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case vfolder.FieldName:
+		return m.Name()
+	case vfolder.FieldOwnerAccessKey:
+		return m.OwnerAccessKey()
+	case vfolder.FieldHost:
+		return m.Host()
+	case vfolder.FieldQuota:
+		return m.Quota()
+	case vfolder.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VFolderMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case vfolder.FieldName:
+		return m.OldName(ctx)
+	case vfolder.FieldOwnerAccessKey:
+		return m.OldOwnerAccessKey(ctx)
+	case vfolder.FieldHost:
+		return m.OldHost(ctx)
+	case vfolder.FieldQuota:
+		return m.OldQuota(ctx)
+	case vfolder.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown VFolder field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VFolderMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case vfolder.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case vfolder.FieldOwnerAccessKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerAccessKey(v)
+		return nil
+	case vfolder.FieldHost:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHost(v)
+		return nil
+	case vfolder.FieldQuota:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuota(v)
+		return nil
+	case vfolder.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VFolder field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VFolderMutation) AddedFields() []string {
+	var fields []string
+	if m.addquota != nil {
+		fields = append(fields, vfolder.FieldQuota)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VFolderMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case vfolder.FieldQuota:
+		return m.AddedQuota()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VFolderMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case vfolder.FieldQuota:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQuota(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VFolder numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VFolderMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VFolderMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VFolderMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown VFolder nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VFolderMutation) ResetField(name string) error {
+	switch name {
+	case vfolder.FieldName:
+		m.ResetName()
+		return nil
+	case vfolder.FieldOwnerAccessKey:
+		m.ResetOwnerAccessKey()
+		return nil
+	case vfolder.FieldHost:
+		m.ResetHost()
+		return nil
+	case vfolder.FieldQuota:
+		m.ResetQuota()
+		return nil
+	case vfolder.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown VFolder field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VFolderMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.invitations != nil {
+		edges = append(edges, vfolder.EdgeInvitations)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VFolderMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case vfolder.EdgeInvitations:
+		ids := make([]ent.Value, 0, len(m.invitations))
+		for id := range m.invitations {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VFolderMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedinvitations != nil {
+		edges = append(edges, vfolder.EdgeInvitations)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VFolderMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case vfolder.EdgeInvitations:
+		ids := make([]ent.Value, 0, len(m.removedinvitations))
+		for id := range m.removedinvitations {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VFolderMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedinvitations {
+		edges = append(edges, vfolder.EdgeInvitations)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VFolderMutation) EdgeCleared(name string) bool {
+	switch name {
+	case vfolder.EdgeInvitations:
+		return m.clearedinvitations
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VFolderMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown VFolder unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VFolderMutation) ResetEdge(name string) error {
+	switch name {
+	case vfolder.EdgeInvitations:
+		m.ResetInvitations()
+		return nil
+	}
+	return fmt.Errorf("unknown VFolder edge %s", name)
+}
+
+// VFolderInvitationMutation represents an operation that mutates the VFolderInvitation nodes in the graph.
+type VFolderInvitationMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *uuid.UUID
+	inviter       *string
+	invitee       *string
+	perm          *vfolderinvitation.Perm
+	state         *vfolderinvitation.State
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	folder        *uuid.UUID
+	clearedfolder bool
+	done          bool
+	oldValue      func(context.Context) (*VFolderInvitation, error)
+	predicates    []predicate.VFolderInvitation
+}
+
+var _ ent.Mutation = (*VFolderInvitationMutation)(nil)
+
+// vfolderinvitationOption allows management of the mutation configuration using functional options.
+type vfolderinvitationOption func(*VFolderInvitationMutation)
+
+// newVFolderInvitationMutation creates new mutation for the VFolderInvitation entity.
+func newVFolderInvitationMutation(c config, op Op, opts ...vfolderinvitationOption) *VFolderInvitationMutation {
+	m := &VFolderInvitationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVFolderInvitation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVFolderInvitationID sets the ID field of the mutation.
+func withVFolderInvitationID(id uuid.UUID) vfolderinvitationOption {
+	return func(m *VFolderInvitationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *VFolderInvitation
+		)
+		m.oldValue = func(ctx context.Context) (*VFolderInvitation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().VFolderInvitation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVFolderInvitation sets the old VFolderInvitation of the mutation.
+func withVFolderInvitation(node *VFolderInvitation) vfolderinvitationOption {
+	return func(m *VFolderInvitationMutation) {
+		m.oldValue = func(context.Context) (*VFolderInvitation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VFolderInvitationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VFolderInvitationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of VFolderInvitation entities.
+func (m *VFolderInvitationMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VFolderInvitationMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VFolderInvitationMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().VFolderInvitation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetInviter sets the "inviter" field.
+func (m *VFolderInvitationMutation) SetInviter(s string) {
+	m.inviter = &s
+}
+
+// Inviter returns the value of the "inviter" field in the mutation.
+func (m *VFolderInvitationMutation) Inviter() (r string, exists bool) {
+	v := m.inviter
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInviter returns the old "inviter" field's value of the VFolderInvitation entity.
+// If the VFolderInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderInvitationMutation) OldInviter(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInviter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInviter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInviter: %w", err)
+	}
+	return oldValue.Inviter, nil
+}
+
+// ResetInviter resets all changes to the "inviter" field.
+func (m *VFolderInvitationMutation) ResetInviter() {
+	m.inviter = nil
+}
+
+// SetInvitee sets the "invitee" field.
+func (m *VFolderInvitationMutation) SetInvitee(s string) {
+	m.invitee = &s
+}
+
+// Invitee returns the value of the "invitee" field in the mutation.
+func (m *VFolderInvitationMutation) Invitee() (r string, exists bool) {
+	v := m.invitee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInvitee returns the old "invitee" field's value of the VFolderInvitation entity.
+// If the VFolderInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderInvitationMutation) OldInvitee(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInvitee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInvitee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInvitee: %w", err)
+	}
+	return oldValue.Invitee, nil
+}
+
+// ResetInvitee resets all changes to the "invitee" field.
+func (m *VFolderInvitationMutation) ResetInvitee() {
+	m.invitee = nil
+}
+
+// SetPerm sets the "perm" field.
+func (m *VFolderInvitationMutation) SetPerm(v vfolderinvitation.Perm) {
+	m.perm = &v
+}
+
+// Perm returns the value of the "perm" field in the mutation.
+func (m *VFolderInvitationMutation) Perm() (r vfolderinvitation.Perm, exists bool) {
+	v := m.perm
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPerm returns the old "perm" field's value of the VFolderInvitation entity.
+// If the VFolderInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderInvitationMutation) OldPerm(ctx context.Context) (v vfolderinvitation.Perm, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPerm is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPerm requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPerm: %w", err)
+	}
+	return oldValue.Perm, nil
+}
+
+// ResetPerm resets all changes to the "perm" field.
+func (m *VFolderInvitationMutation) ResetPerm() {
+	m.perm = nil
+}
+
+// SetState sets the "state" field.
+func (m *VFolderInvitationMutation) SetState(v vfolderinvitation.State) {
+	m.state = &v
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *VFolderInvitationMutation) State() (r vfolderinvitation.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the VFolderInvitation entity.
+// If the VFolderInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderInvitationMutation) OldState(ctx context.Context) (v vfolderinvitation.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *VFolderInvitationMutation) ResetState() {
+	m.state = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *VFolderInvitationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *VFolderInvitationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the VFolderInvitation entity.
+// If the VFolderInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VFolderInvitationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *VFolderInvitationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetFolderID sets the "folder" edge to the VFolder entity by id.
+func (m *VFolderInvitationMutation) SetFolderID(id uuid.UUID) {
+	m.folder = &id
+}
+
+// ClearFolder clears the "folder" edge to the VFolder entity.
+func (m *VFolderInvitationMutation) ClearFolder() {
+	m.clearedfolder = true
+}
+
+// FolderCleared reports if the "folder" edge to the VFolder entity was cleared.
+func (m *VFolderInvitationMutation) FolderCleared() bool {
+	return m.clearedfolder
+}
+
+// FolderID returns the "folder" edge ID in the mutation.
+func (m *VFolderInvitationMutation) FolderID() (id uuid.UUID, exists bool) {
+	if m.folder != nil {
+		return *m.folder, true
+	}
+	return
+}
+
+// FolderIDs returns the "folder" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FolderID instead. It exists only for internal usage by the builders.
+func (m *VFolderInvitationMutation) FolderIDs() (ids []uuid.UUID) {
+	if id := m.folder; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFolder resets all changes to the "folder" edge.
+func (m *VFolderInvitationMutation) ResetFolder() {
+	m.folder = nil
+	m.clearedfolder = false
+}
+
+// Where appends a list predicates to the VFolderInvitationMutation builder.
+func (m *VFolderInvitationMutation) Where(ps ...predicate.VFolderInvitation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VFolderInvitationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VFolderInvitationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.VFolderInvitation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VFolderInvitationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VFolderInvitationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (VFolderInvitation).
+func (m *VFolderInvitationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VFolderInvitationMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.inviter != nil {
+		fields = append(fields, vfolderinvitation.FieldInviter)
+	}
+	if m.invitee != nil {
+		fields = append(fields, vfolderinvitation.FieldInvitee)
+	}
+	if m.perm != nil {
+		fields = append(fields, vfolderinvitation.FieldPerm)
+	}
+	if m.state != nil {
+		fields = append(fields, vfolderinvitation.FieldState)
+	}
+	if m.created_at != nil {
+		fields = append(fields, vfolderinvitation.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VFolderInvitationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case vfolderinvitation.FieldInviter:
+		return m.Inviter()
+	case vfolderinvitation.FieldInvitee:
+		return m.Invitee()
+	case vfolderinvitation.FieldPerm:
+		return m.Perm()
+	case vfolderinvitation.FieldState:
+		return m.State()
+	case vfolderinvitation.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VFolderInvitationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case vfolderinvitation.FieldInviter:
+		return m.OldInviter(ctx)
+	case vfolderinvitation.FieldInvitee:
+		return m.OldInvitee(ctx)
+	case vfolderinvitation.FieldPerm:
+		return m.OldPerm(ctx)
+	case vfolderinvitation.FieldState:
+		return m.OldState(ctx)
+	case vfolderinvitation.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown VFolderInvitation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VFolderInvitationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case vfolderinvitation.FieldInviter:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInviter(v)
+		return nil
+	case vfolderinvitation.FieldInvitee:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInvitee(v)
+		return nil
+	case vfolderinvitation.FieldPerm:
+		v, ok := value.(vfolderinvitation.Perm)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPerm(v)
+		return nil
+	case vfolderinvitation.FieldState:
+		v, ok := value.(vfolderinvitation.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case vfolderinvitation.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VFolderInvitation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VFolderInvitationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VFolderInvitationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VFolderInvitationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown VFolderInvitation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VFolderInvitationMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VFolderInvitationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VFolderInvitationMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown VFolderInvitation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VFolderInvitationMutation) ResetField(name string) error {
+	switch name {
+	case vfolderinvitation.FieldInviter:
+		m.ResetInviter()
+		return nil
+	case vfolderinvitation.FieldInvitee:
+		m.ResetInvitee()
+		return nil
+	case vfolderinvitation.FieldPerm:
+		m.ResetPerm()
+		return nil
+	case vfolderinvitation.FieldState:
+		m.ResetState()
+		return nil
+	case vfolderinvitation.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown VFolderInvitation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VFolderInvitationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.folder != nil {
+		edges = append(edges, vfolderinvitation.EdgeFolder)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VFolderInvitationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case vfolderinvitation.EdgeFolder:
+		if id := m.folder; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VFolderInvitationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VFolderInvitationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VFolderInvitationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedfolder {
+		edges = append(edges, vfolderinvitation.EdgeFolder)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VFolderInvitationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case vfolderinvitation.EdgeFolder:
+		return m.clearedfolder
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VFolderInvitationMutation) ClearEdge(name string) error {
+	switch name {
+	case vfolderinvitation.EdgeFolder:
+		m.ClearFolder()
+		return nil
+	}
+	return fmt.Errorf("unknown VFolderInvitation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VFolderInvitationMutation) ResetEdge(name string) error {
+	switch name {
+	case vfolderinvitation.EdgeFolder:
+		m.ResetFolder()
+		return nil
+	}
+	return fmt.Errorf("unknown VFolderInvitation edge %s", name)
 }

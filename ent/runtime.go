@@ -14,6 +14,8 @@ import (
 	"baigo.dev/bai/ent/schema"
 	"baigo.dev/bai/ent/session"
 	"baigo.dev/bai/ent/user"
+	"baigo.dev/bai/ent/vfolder"
+	"baigo.dev/bai/ent/vfolderinvitation"
 	"github.com/google/uuid"
 )
 
@@ -286,19 +288,19 @@ func init() {
 	// session.DefaultNetwork holds the default value on creation for the network field.
 	session.DefaultNetwork = sessionDescNetwork.Default.(bool)
 	// sessionDescTag is the schema descriptor for tag field.
-	sessionDescTag := sessionFields[17].Descriptor()
+	sessionDescTag := sessionFields[18].Descriptor()
 	// session.DefaultTag holds the default value on creation for the tag field.
 	session.DefaultTag = sessionDescTag.Default.(string)
 	// sessionDescNumQueries is the schema descriptor for num_queries field.
-	sessionDescNumQueries := sessionFields[18].Descriptor()
+	sessionDescNumQueries := sessionFields[19].Descriptor()
 	// session.DefaultNumQueries holds the default value on creation for the num_queries field.
 	session.DefaultNumQueries = sessionDescNumQueries.Default.(int)
 	// sessionDescLastActivity is the schema descriptor for last_activity field.
-	sessionDescLastActivity := sessionFields[20].Descriptor()
+	sessionDescLastActivity := sessionFields[21].Descriptor()
 	// session.DefaultLastActivity holds the default value on creation for the last_activity field.
 	session.DefaultLastActivity = sessionDescLastActivity.Default.(func() time.Time)
 	// sessionDescCreatedAt is the schema descriptor for created_at field.
-	sessionDescCreatedAt := sessionFields[21].Descriptor()
+	sessionDescCreatedAt := sessionFields[22].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
 	// sessionDescID is the schema descriptor for id field.
@@ -331,4 +333,62 @@ func init() {
 	userDescID := userFields[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.
 	user.DefaultID = userDescID.Default.(func() uuid.UUID)
+	vfolderFields := schema.VFolder{}.Fields()
+	_ = vfolderFields
+	// vfolderDescName is the schema descriptor for name field.
+	vfolderDescName := vfolderFields[1].Descriptor()
+	// vfolder.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	vfolder.NameValidator = func() func(string) error {
+		validators := vfolderDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// vfolderDescOwnerAccessKey is the schema descriptor for owner_access_key field.
+	vfolderDescOwnerAccessKey := vfolderFields[2].Descriptor()
+	// vfolder.OwnerAccessKeyValidator is a validator for the "owner_access_key" field. It is called by the builders before save.
+	vfolder.OwnerAccessKeyValidator = vfolderDescOwnerAccessKey.Validators[0].(func(string) error)
+	// vfolderDescHost is the schema descriptor for host field.
+	vfolderDescHost := vfolderFields[3].Descriptor()
+	// vfolder.DefaultHost holds the default value on creation for the host field.
+	vfolder.DefaultHost = vfolderDescHost.Default.(string)
+	// vfolderDescQuota is the schema descriptor for quota field.
+	vfolderDescQuota := vfolderFields[4].Descriptor()
+	// vfolder.DefaultQuota holds the default value on creation for the quota field.
+	vfolder.DefaultQuota = vfolderDescQuota.Default.(int64)
+	// vfolderDescCreatedAt is the schema descriptor for created_at field.
+	vfolderDescCreatedAt := vfolderFields[5].Descriptor()
+	// vfolder.DefaultCreatedAt holds the default value on creation for the created_at field.
+	vfolder.DefaultCreatedAt = vfolderDescCreatedAt.Default.(func() time.Time)
+	// vfolderDescID is the schema descriptor for id field.
+	vfolderDescID := vfolderFields[0].Descriptor()
+	// vfolder.DefaultID holds the default value on creation for the id field.
+	vfolder.DefaultID = vfolderDescID.Default.(func() uuid.UUID)
+	vfolderinvitationFields := schema.VFolderInvitation{}.Fields()
+	_ = vfolderinvitationFields
+	// vfolderinvitationDescInviter is the schema descriptor for inviter field.
+	vfolderinvitationDescInviter := vfolderinvitationFields[1].Descriptor()
+	// vfolderinvitation.InviterValidator is a validator for the "inviter" field. It is called by the builders before save.
+	vfolderinvitation.InviterValidator = vfolderinvitationDescInviter.Validators[0].(func(string) error)
+	// vfolderinvitationDescInvitee is the schema descriptor for invitee field.
+	vfolderinvitationDescInvitee := vfolderinvitationFields[2].Descriptor()
+	// vfolderinvitation.InviteeValidator is a validator for the "invitee" field. It is called by the builders before save.
+	vfolderinvitation.InviteeValidator = vfolderinvitationDescInvitee.Validators[0].(func(string) error)
+	// vfolderinvitationDescCreatedAt is the schema descriptor for created_at field.
+	vfolderinvitationDescCreatedAt := vfolderinvitationFields[5].Descriptor()
+	// vfolderinvitation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	vfolderinvitation.DefaultCreatedAt = vfolderinvitationDescCreatedAt.Default.(func() time.Time)
+	// vfolderinvitationDescID is the schema descriptor for id field.
+	vfolderinvitationDescID := vfolderinvitationFields[0].Descriptor()
+	// vfolderinvitation.DefaultID holds the default value on creation for the id field.
+	vfolderinvitation.DefaultID = vfolderinvitationDescID.Default.(func() uuid.UUID)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/ent/session"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
@@ -51,6 +52,8 @@ type Session struct {
 	Environ map[string]string `json:"environ,omitempty"`
 	// Network holds the value of the "network" field.
 	Network bool `json:"network,omitempty"`
+	// Mounts holds the value of the "mounts" field.
+	Mounts []aproto.Mount `json:"mounts,omitempty"`
 	// Tag holds the value of the "tag" field.
 	Tag string `json:"tag,omitempty"`
 	// NumQueries holds the value of the "num_queries" field.
@@ -92,7 +95,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case session.FieldRequestedSlots, session.FieldOccupiedSlots, session.FieldEnviron, session.FieldLastStat:
+		case session.FieldRequestedSlots, session.FieldOccupiedSlots, session.FieldEnviron, session.FieldMounts, session.FieldLastStat:
 			values[i] = new([]byte)
 		case session.FieldNetwork:
 			values[i] = new(sql.NullBool)
@@ -228,6 +231,14 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Network = value.Bool
 			}
+		case session.FieldMounts:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field mounts", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Mounts); err != nil {
+					return fmt.Errorf("unmarshal field mounts: %w", err)
+				}
+			}
 		case session.FieldTag:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field tag", values[i])
@@ -357,6 +368,9 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("network=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Network))
+	builder.WriteString(", ")
+	builder.WriteString("mounts=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Mounts))
 	builder.WriteString(", ")
 	builder.WriteString("tag=")
 	builder.WriteString(_m.Tag)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/session"
 	"entgo.io/ent/dialect"
@@ -198,6 +199,12 @@ func (_c *SessionCreate) SetNillableNetwork(v *bool) *SessionCreate {
 	if v != nil {
 		_c.SetNetwork(*v)
 	}
+	return _c
+}
+
+// SetMounts sets the "mounts" field.
+func (_c *SessionCreate) SetMounts(v []aproto.Mount) *SessionCreate {
+	_c.mutation.SetMounts(v)
 	return _c
 }
 
@@ -564,6 +571,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 		_spec.SetField(session.FieldNetwork, field.TypeBool, value)
 		_node.Network = value
 	}
+	if value, ok := _c.mutation.Mounts(); ok {
+		_spec.SetField(session.FieldMounts, field.TypeJSON, value)
+		_node.Mounts = value
+	}
 	if value, ok := _c.mutation.Tag(); ok {
 		_spec.SetField(session.FieldTag, field.TypeString, value)
 		_node.Tag = value
@@ -869,6 +880,24 @@ func (u *SessionUpsert) SetNetwork(v bool) *SessionUpsert {
 // UpdateNetwork sets the "network" field to the value that was provided on create.
 func (u *SessionUpsert) UpdateNetwork() *SessionUpsert {
 	u.SetExcluded(session.FieldNetwork)
+	return u
+}
+
+// SetMounts sets the "mounts" field.
+func (u *SessionUpsert) SetMounts(v []aproto.Mount) *SessionUpsert {
+	u.Set(session.FieldMounts, v)
+	return u
+}
+
+// UpdateMounts sets the "mounts" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateMounts() *SessionUpsert {
+	u.SetExcluded(session.FieldMounts)
+	return u
+}
+
+// ClearMounts clears the value of the "mounts" field.
+func (u *SessionUpsert) ClearMounts() *SessionUpsert {
+	u.SetNull(session.FieldMounts)
 	return u
 }
 
@@ -1250,6 +1279,27 @@ func (u *SessionUpsertOne) SetNetwork(v bool) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateNetwork() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateNetwork()
+	})
+}
+
+// SetMounts sets the "mounts" field.
+func (u *SessionUpsertOne) SetMounts(v []aproto.Mount) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMounts(v)
+	})
+}
+
+// UpdateMounts sets the "mounts" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateMounts() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMounts()
+	})
+}
+
+// ClearMounts clears the value of the "mounts" field.
+func (u *SessionUpsertOne) ClearMounts() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearMounts()
 	})
 }
 
@@ -1811,6 +1861,27 @@ func (u *SessionUpsertBulk) SetNetwork(v bool) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateNetwork() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateNetwork()
+	})
+}
+
+// SetMounts sets the "mounts" field.
+func (u *SessionUpsertBulk) SetMounts(v []aproto.Mount) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetMounts(v)
+	})
+}
+
+// UpdateMounts sets the "mounts" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateMounts() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateMounts()
+	})
+}
+
+// ClearMounts clears the value of the "mounts" field.
+func (u *SessionUpsertBulk) ClearMounts() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearMounts()
 	})
 }
 

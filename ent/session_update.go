@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"time"
 
+	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/predicate"
 	"baigo.dev/bai/ent/session"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 )
@@ -252,6 +254,24 @@ func (_u *SessionUpdate) SetNillableNetwork(v *bool) *SessionUpdate {
 	if v != nil {
 		_u.SetNetwork(*v)
 	}
+	return _u
+}
+
+// SetMounts sets the "mounts" field.
+func (_u *SessionUpdate) SetMounts(v []aproto.Mount) *SessionUpdate {
+	_u.mutation.SetMounts(v)
+	return _u
+}
+
+// AppendMounts appends value to the "mounts" field.
+func (_u *SessionUpdate) AppendMounts(v []aproto.Mount) *SessionUpdate {
+	_u.mutation.AppendMounts(v)
+	return _u
+}
+
+// ClearMounts clears the value of the "mounts" field.
+func (_u *SessionUpdate) ClearMounts() *SessionUpdate {
+	_u.mutation.ClearMounts()
 	return _u
 }
 
@@ -501,6 +521,17 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Network(); ok {
 		_spec.SetField(session.FieldNetwork, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Mounts(); ok {
+		_spec.SetField(session.FieldMounts, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedMounts(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, session.FieldMounts, value)
+		})
+	}
+	if _u.mutation.MountsCleared() {
+		_spec.ClearField(session.FieldMounts, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.Tag(); ok {
 		_spec.SetField(session.FieldTag, field.TypeString, value)
@@ -817,6 +848,24 @@ func (_u *SessionUpdateOne) SetNillableNetwork(v *bool) *SessionUpdateOne {
 	return _u
 }
 
+// SetMounts sets the "mounts" field.
+func (_u *SessionUpdateOne) SetMounts(v []aproto.Mount) *SessionUpdateOne {
+	_u.mutation.SetMounts(v)
+	return _u
+}
+
+// AppendMounts appends value to the "mounts" field.
+func (_u *SessionUpdateOne) AppendMounts(v []aproto.Mount) *SessionUpdateOne {
+	_u.mutation.AppendMounts(v)
+	return _u
+}
+
+// ClearMounts clears the value of the "mounts" field.
+func (_u *SessionUpdateOne) ClearMounts() *SessionUpdateOne {
+	_u.mutation.ClearMounts()
+	return _u
+}
+
 // SetTag sets the "tag" field.
 func (_u *SessionUpdateOne) SetTag(v string) *SessionUpdateOne {
 	_u.mutation.SetTag(v)
@@ -1093,6 +1142,17 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if value, ok := _u.mutation.Network(); ok {
 		_spec.SetField(session.FieldNetwork, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Mounts(); ok {
+		_spec.SetField(session.FieldMounts, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedMounts(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, session.FieldMounts, value)
+		})
+	}
+	if _u.mutation.MountsCleared() {
+		_spec.ClearField(session.FieldMounts, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.Tag(); ok {
 		_spec.SetField(session.FieldTag, field.TypeString, value)

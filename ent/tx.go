@@ -28,6 +28,10 @@ type Tx struct {
 	Session *SessionClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// VFolder is the client for interacting with the VFolder builders.
+	VFolder *VFolderClient
+	// VFolderInvitation is the client for interacting with the VFolderInvitation builders.
+	VFolderInvitation *VFolderInvitationClient
 
 	// lazily loaded.
 	client     *Client
@@ -167,6 +171,8 @@ func (tx *Tx) init() {
 	tx.ScalingGroup = NewScalingGroupClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.VFolder = NewVFolderClient(tx.config)
+	tx.VFolderInvitation = NewVFolderInvitationClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -74,7 +74,7 @@ func supervise(o Options, pol Policy, from string) int {
 	t := &tracer{
 		pol: pol, mode: o.Mode, log: log, self: os.Getpid(), main: pid,
 		threads: map[int]int{pid: pid}, procs: map[int]bool{pid: true},
-		firstExec: true, memFDs: map[int]int{},
+		firstExec: true, memFDs: map[int]int{}, fresh: map[int]bool{},
 	}
 	t.log.debugf("jail %s: policy %s, pid %d", o.Mode, from, pid)
 	// The child stops at its exec (PTRACE_TRACEME); from then on it and
@@ -149,6 +149,7 @@ type tracer struct {
 	self      int          // the jail's pid
 	main      int          // the program's pid
 	threads   map[int]int  // tid → tgid of every traced thread
+	fresh     map[int]bool // announced by a fork event, first SIGSTOP still to come
 	procs     map[int]bool // tgids alive
 	execs     int          // execs after the first
 	forks     int          // processes created
@@ -207,6 +208,7 @@ func (t *tracer) cont(pid int, sig unix.Signal) {
 func (t *tracer) gone(pid int) {
 	tgid, ok := t.threads[pid]
 	delete(t.threads, pid)
+	delete(t.fresh, pid)
 	if ok && tgid == pid {
 		delete(t.procs, tgid)
 		t.dropMem(tgid)
@@ -223,6 +225,14 @@ func (t *tracer) stopped(pid int, ws unix.WaitStatus) {
 			t.cont(pid, 0)
 			return
 		}
+	}
+	if sig == unix.SIGSTOP && t.fresh[pid] {
+		// The attach stop of a child its parent's fork event announced:
+		// delivering it would stop the child for real, and an interactive
+		// shell (waiting with WUNTRACED) would report the job Stopped.
+		delete(t.fresh, pid)
+		t.cont(pid, 0)
+		return
 	}
 	if sig == unix.SIGTRAP {
 		switch ws.TrapCause() {
@@ -282,8 +292,12 @@ func (t *tracer) onNew(pid int, cause int) {
 			tgid = t.threads[pid]
 		}
 	}
-	if old, seen := t.threads[child]; seen && old == child && tgid != child {
+	old, seen := t.threads[child]
+	if seen && old == child && tgid != child {
 		delete(t.procs, child) // adopted early as a process; it is a thread
+	}
+	if !seen {
+		t.fresh[child] = true
 	}
 	t.add(child, tgid)
 }

@@ -31,6 +31,7 @@ type conn struct {
 	ready      chan kproto.Msg
 	status     chan kproto.Msg
 	completion chan kproto.Msg
+	service    chan kproto.Msg // service-result
 
 	closeOnce sync.Once
 	cancel    context.CancelFunc
@@ -103,6 +104,7 @@ func dial(dir string) (*conn, error) {
 		ready:      make(chan kproto.Msg, 1),
 		status:     make(chan kproto.Msg, 1),
 		completion: make(chan kproto.Msg, 1),
+		service:    make(chan kproto.Msg, 1),
 		cancel:     cancel,
 	}
 	if err := c.pull.Dial("ipc://" + filepath.Join(dir, kproto.OutSocket)); err != nil {

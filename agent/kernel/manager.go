@@ -113,6 +113,7 @@ type Kernel struct {
 
 	opMu   sync.Mutex    // serialises Restart and Destroy
 	compMu sync.Mutex    // one completion at a time
+	svcMu  sync.Mutex    // one start-service at a time
 	done   chan struct{} // closed once creation ended, successfully or not
 
 	mu          sync.Mutex
@@ -322,6 +323,14 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 		Network:     req.Network,
 		RuntimeType: req.RuntimeType,
 		RuntimePath: req.RuntimePath,
+	}
+	for _, mt := range req.Mounts {
+		// The manager checked the name; the agent still refuses one that
+		// would land outside /home/work.
+		if mt.Name == "" || mt.Name == "." || strings.ContainsAny(mt.Name, "/\x00") || strings.Contains(mt.Name, "..") || !filepath.IsAbs(mt.HostPath) {
+			return aproto.KernelInfo{}, fmt.Errorf("kernel %s: mount %q (%s) is not a folder name with an absolute host path: %w", k.id, mt.Name, mt.HostPath, errdefs.ErrInvalidArgument)
+		}
+		spec.Mounts = append(spec.Mounts, runtime.Mount{Source: mt.HostPath, Target: ContainerWorkDir + "/" + mt.Name, ReadOnly: mt.ReadOnly})
 	}
 	cid, err := m.rt.Create(ctx, spec)
 	if err != nil {

@@ -249,7 +249,10 @@ func (m *Manager) readLoop(k *Kernel, c *conn) {
 		case kproto.OpCompletion:
 			offer(c.completion, msg)
 			continue
-		case kproto.OpServiceResult, kproto.OpAppsResult:
+		case kproto.OpServiceResult:
+			offer(c.service, msg)
+			continue
+		case kproto.OpAppsResult:
 			continue
 		}
 		if next, ok := k.onRunMsg(c, msg); ok {

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"golang.org/x/sys/unix"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -108,7 +109,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}()
 
+	// The relay socket comes up before ready, so the agent can count on it
+	// for every ready runner.
+	// Without it only the apps are unreachable, so a failure is not fatal.
+	if pln, err := listenProxy(cfg.IPCDir); err != nil {
+		log.Warn("no relay socket: apps in this kernel cannot be reached", "err", err)
+	} else {
+		defer pln.Close()
+		go serveProxy(ctx, pln, log)
+	}
+
 	r := &runner{cfg: cfg, log: log, drv: drv, em: newEmitter(lnk.send, defaultFlushBytes, defaultFlushDelay)}
+	defer r.closeServices()
 	msgs := make(chan [][]byte, 16)
 	go lnk.recvLoop(ctx, msgs)
 
@@ -214,8 +226,9 @@ type runner struct {
 	drv Driver
 	em  *emitter
 
-	mu  sync.Mutex
-	job *job
+	mu       sync.Mutex
+	job      *job
+	services map[string]io.Closer // started apps by name (start-service)
 }
 
 func (r *runner) busy() *job {
@@ -276,8 +289,10 @@ func (r *runner) handle(ctx context.Context, frames [][]byte) {
 		}
 	case kproto.OpComplete:
 		r.em.Send(kproto.OpCompletion, mustJSON(r.complete(ctx, m.Payload)))
-	case kproto.OpStartService, kproto.OpShutdownService:
-		r.em.Send(kproto.OpServiceResult, mustJSON(map[string]string{"status": "failed", "error": "service ports are not supported by this runner"}))
+	case kproto.OpStartService:
+		r.em.Send(kproto.OpServiceResult, mustJSON(r.startService(m.Payload)))
+	case kproto.OpShutdownService:
+		r.em.Send(kproto.OpServiceResult, mustJSON(kproto.ServiceResult{Status: "failed", Error: "shutdown-service is not supported by this runner"}))
 	case kproto.OpGetApps:
 		r.em.Send(kproto.OpAppsResult, []byte("{}"))
 	default:

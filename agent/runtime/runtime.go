@@ -47,6 +47,16 @@ type Spec struct {
 	// manager sets CUDA_VISIBLE_DEVICES in Env itself, and leaves fake
 	// devices out of GPUs: they exist only as that environment.
 	GPUs []string
+	// Mounts are host directories (virtual folders) bind-mounted below
+	// /home/work, on top of the WorkDir bind.
+	Mounts []Mount
+}
+
+// Mount is one host directory in a container.
+type Mount struct {
+	Source   string // host path
+	Target   string // path in the container, e.g. /home/work/data
+	ReadOnly bool
 }
 
 // Container is a runtime's view of one container.

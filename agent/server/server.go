@@ -61,6 +61,7 @@ func NewHandler(k Kernels, secret string, log *slog.Logger, metrics http.Handler
 	e.POST("/v1/kernels/:id/complete", h.complete)
 	e.GET("/v1/kernels/:id/logs", h.logs)
 	registerFiles(e, k)
+	registerServices(e, k)
 	return e
 }
 

@@ -21,6 +21,7 @@ import (
 	"baigo.dev/bai/backend/auth"
 	"baigo.dev/bai/backend/config"
 	"baigo.dev/bai/backend/session"
+	"baigo.dev/bai/backend/vfolder"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
@@ -33,6 +34,7 @@ type Handlers struct {
 	Keys     *auth.Keys
 	Limiter  *auth.RateLimiter // nil: no rate limiting
 	Sessions *session.Service
+	VFolders *vfolder.Service // nil: no /folders routes
 	Log      *slog.Logger
 	Now      func() time.Time
 
@@ -81,6 +83,8 @@ func (h *Handlers) Register(e *echo.Echo) {
 	})
 	g.GET("/images", h.images)
 	h.registerAdmin(g)
+	h.registerApps(g)
+	h.registerFolders(g)
 	g.GET("/events/session", h.sessionEvents)
 	g.GET("/stream/session/:name/execute", h.executeStream)
 	g.GET("/stream/kernel/:name/execute", h.executeStream)
@@ -435,6 +439,11 @@ func LimitBody(n int64) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			n := n
+			if c.Path() == "/folders/:name/upload" {
+				// Streamed to disk and bounded by the folder quota,
+				// not by memory: no body cap.
+				return next(c)
+			}
 			if isUpload(c) {
 				n = uploadMaxBody
 			}

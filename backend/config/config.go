@@ -28,6 +28,11 @@ type Config struct {
 	// CullInterval is how often idle, over-age and overdue sessions are
 	// looked for.
 	CullInterval time.Duration
+	// VFolderRoot holds one directory per virtual folder; empty:
+	// DataDir/vfolders. Agents bind-mount from the same path, so with
+	// agents on several hosts it must be a shared file system (NFS)
+	// mounted at this path everywhere.
+	VFolderRoot string
 	// Version is the manager's own version string.
 	Version string
 }

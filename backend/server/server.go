@@ -26,6 +26,7 @@ import (
 	"baigo.dev/bai/backend/metrics"
 	"baigo.dev/bai/backend/session"
 	"baigo.dev/bai/backend/store"
+	"baigo.dev/bai/backend/vfolder"
 	"baigo.dev/bai/ent/keypair"
 	"baigo.dev/bai/ent/user"
 )
@@ -78,6 +79,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	e.GET("/metrics", echo.WrapHandler(met.Handler()))
 	e.Use(api.LimitBody(cfg.MaxBodyBytes))
 	h := &api.Handlers{Cfg: cfg, Keys: auth.NewKeys(st, 10*time.Second), Limiter: auth.NewRateLimiter(nil), Sessions: svc, Log: log}
+	if root := cfg.VFolderRoot; root != "" || cfg.DataDir != "" {
+		if root == "" {
+			root = filepath.Join(cfg.DataDir, "vfolders")
+		}
+		vf, err := vfolder.New(st, root)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		h.VFolders = vf
+		svc.SetMountResolver(vf.Mounts)
+	}
 	h.Register(e)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {

@@ -148,7 +148,8 @@ func policyInfo(p *ent.ResourcePolicy) apitypes.PolicyInfo {
 	return apitypes.PolicyInfo{Name: p.ID, TotalResourceSlots: resource.Slots(p.TotalResourceSlots).ToJSON(),
 		DefaultSessionSlots:   resource.Slots(p.DefaultSessionSlots).ToJSON(),
 		DefaultForUnspecified: string(p.DefaultForUnspecified), MaxConcurrentSessions: p.MaxConcurrentSessions,
-		MaxSessionLifetime: p.MaxSessionLifetime, IdleTimeout: p.IdleTimeout, MaxExecSeconds: p.MaxExecSeconds}
+		MaxSessionLifetime: p.MaxSessionLifetime, IdleTimeout: p.IdleTimeout, MaxExecSeconds: p.MaxExecSeconds,
+		MaxVfolderCount: p.MaxVfolderCount, MaxVfolderSize: p.MaxVfolderSize}
 }
 
 // Policies lists the resource policies.
@@ -170,7 +171,7 @@ func (s *Service) SetPolicy(ctx context.Context, name string, in apitypes.Policy
 		return nil, fmt.Errorf("resource policy name must be 1 to 64 characters: %w", errdefs.ErrInvalidArgument)
 	}
 	nonNeg := map[string]*int{"max_concurrent_sessions": in.MaxConcurrentSessions, "max_session_lifetime": in.MaxSessionLifetime,
-		"idle_timeout": in.IdleTimeout, "max_exec_seconds": in.MaxExecSeconds}
+		"idle_timeout": in.IdleTimeout, "max_exec_seconds": in.MaxExecSeconds, "max_vfolder_count": in.MaxVfolderCount}
 	keys := make([]string, 0, len(nonNeg))
 	for k := range nonNeg {
 		keys = append(keys, k)
@@ -180,6 +181,9 @@ func (s *Service) SetPolicy(ctx context.Context, name string, in apitypes.Policy
 		if v := nonNeg[k]; v != nil && *v < 0 {
 			return nil, fmt.Errorf("field %q must not be negative (0 means unlimited): %w", k, errdefs.ErrInvalidArgument)
 		}
+	}
+	if v := in.MaxVfolderSize; v != nil && *v < 0 {
+		return nil, fmt.Errorf("field \"max_vfolder_size\" must not be negative (0 means unlimited): %w", errdefs.ErrInvalidArgument)
 	}
 	var slots resource.Slots
 	if in.TotalResourceSlots != nil {
@@ -235,6 +239,12 @@ func (s *Service) SetPolicy(ctx context.Context, name string, in apitypes.Policy
 	}
 	if v := in.MaxExecSeconds; v != nil {
 		u.SetMaxExecSeconds(*v)
+	}
+	if v := in.MaxVfolderCount; v != nil {
+		u.SetMaxVfolderCount(*v)
+	}
+	if v := in.MaxVfolderSize; v != nil {
+		u.SetMaxVfolderSize(*v)
 	}
 	p, err := u.Save(ctx)
 	if err != nil {

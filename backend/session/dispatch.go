@@ -9,6 +9,7 @@ import (
 
 	"baigo.dev/bai/backend/events"
 	"baigo.dev/bai/backend/scheduler"
+	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/ent"
 	"baigo.dev/bai/ent/agent"
@@ -35,6 +36,15 @@ type Hooks struct {
 	SchedulingRound func(d time.Duration, placed int)
 	Heartbeat       func()
 }
+
+// MountResolver turns the folder names of a create request's config.mounts
+// into mounts for the caller (accessKey), failing with not found for folders
+// the caller neither owns nor accepted.
+type MountResolver func(ctx context.Context, accessKey string, names []string) ([]aproto.Mount, error)
+
+// SetMountResolver enables config.mounts; without one, sessions that ask
+// for mounts are refused.
+func (s *Service) SetMountResolver(r MountResolver) { s.mounts = r }
 
 // start is a placement whose kernel is to be started after the round.
 type start struct {

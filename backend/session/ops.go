@@ -132,6 +132,15 @@ func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSe
 	if err := s.checkPolicy(ctx, owner); err != nil {
 		return nil, err
 	}
+	var mounts []aproto.Mount
+	if req.Config != nil && len(req.Config.Mounts) > 0 {
+		if s.mounts == nil {
+			return nil, fmt.Errorf("config.mounts: this manager keeps no virtual folders: %w", errdefs.ErrInvalidArgument)
+		}
+		if mounts, err = s.mounts(ctx, owner.AccessKey, req.Config.Mounts); err != nil {
+			return nil, err
+		}
+	}
 	group := ""
 	if req.Config != nil {
 		group = req.Config.ScalingGroup
@@ -171,7 +180,7 @@ func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSe
 		}
 		c := tx.Session.Create().SetID(sid).SetName(name).SetAliveName(name).
 			SetOwnerAccessKey(owner.AccessKey).SetImage(img.ID).SetType(typ).
-			SetRequestedSlots(slots).SetEnviron(environ).SetNetwork(network)
+			SetRequestedSlots(slots).SetEnviron(environ).SetNetwork(network).SetMounts(mounts)
 		if owner.Domain != "" {
 			c.SetDomainName(owner.Domain)
 		}

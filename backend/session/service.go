@@ -70,6 +70,7 @@ type Service struct {
 	act activity
 
 	hooks     Hooks
+	mounts    MountResolver
 	beats     beats
 	demand    demand
 	starts    startQueue
@@ -189,7 +190,7 @@ func (s *Service) startKernel(ctx context.Context, sess *ent.Session, agentID, a
 	req := aproto.CreateKernel{
 		KernelID: k.ID.String(), SessionID: id.String(), SessionName: sess.Name,
 		OwnerAccessKey: sess.OwnerAccessKey, Image: sess.Image,
-		Resources: sess.RequestedSlots, Environ: sess.Environ, Network: sess.Network,
+		Resources: sess.RequestedSlots, Environ: sess.Environ, Network: sess.Network, Mounts: sess.Mounts,
 	}
 	if img, _, _ := s.ImageByName(ctx, sess.Image); img != nil {
 		req.Image, req.RuntimeType, req.RuntimePath = img.Ref, img.RuntimeType, img.RuntimePath

@@ -253,7 +253,8 @@ func parseSlotFlag(s string) (map[string]any, error) {
 func (a *app) adminPolicySet() *cobra.Command {
 	var in apitypes.PolicySettings
 	var total, defaults string
-	var maxSessions, idle, lifetime, maxExec int
+	var maxSessions, idle, lifetime, maxExec, maxFolders int
+	var maxFolderSize int64
 	cmd := &cobra.Command{
 		Use:   "policy NAME",
 		Short: "Create or change a resource policy (only the flags given change)",
@@ -272,11 +273,14 @@ func (a *app) adminPolicySet() *cobra.Command {
 				}
 			}
 			for name, p := range map[string]**int{"max-sessions": &in.MaxConcurrentSessions, "idle-timeout": &in.IdleTimeout,
-				"max-lifetime": &in.MaxSessionLifetime, "max-exec": &in.MaxExecSeconds} {
+				"max-lifetime": &in.MaxSessionLifetime, "max-exec": &in.MaxExecSeconds, "max-folders": &in.MaxVfolderCount} {
 				if f.Changed(name) {
 					v, _ := f.GetInt(name)
 					*p = &v
 				}
+			}
+			if f.Changed("max-folder-size") {
+				in.MaxVfolderSize = &maxFolderSize
 			}
 			c, err := a.client()
 			if err != nil {
@@ -298,6 +302,8 @@ func (a *app) adminPolicySet() *cobra.Command {
 	cmd.Flags().IntVar(&idle, "idle-timeout", 0, "terminate sessions idle this many seconds (0: never)")
 	cmd.Flags().IntVar(&lifetime, "max-lifetime", 0, "terminate sessions older than this many seconds (0: never)")
 	cmd.Flags().IntVar(&maxExec, "max-exec", 0, "longest single run in seconds (0: unlimited)")
+	cmd.Flags().IntVar(&maxFolders, "max-folders", 0, "virtual folders a keypair may own (0: unlimited)")
+	cmd.Flags().Int64Var(&maxFolderSize, "max-folder-size", 0, "bytes each of a keypair's folders may hold (0: unlimited)")
 	return cmd
 }
 

@@ -150,14 +150,15 @@ func (c *Client) Upload(ctx context.Context, session string, files []UploadFile,
 	}
 	for start := 0; start < len(files); start += MaxUploadFiles {
 		batch := files[start:min(start+MaxUploadFiles, len(files))]
-		if err := c.uploadBatch(ctx, session, batch, countingWriter{sent: &sent, total: &total, progress: progress}); err != nil {
+		if err := c.uploadBatch(ctx, sessionPath(session, "upload"), batch, countingWriter{sent: &sent, total: &total, progress: progress}); err != nil {
 			return fmt.Errorf("upload to session %s: %w", session, err)
 		}
 	}
 	return nil
 }
 
-func (c *Client) uploadBatch(ctx context.Context, session string, files []UploadFile, cw countingWriter) error {
+// uploadBatch streams files as one multipart request to the upload route p.
+func (c *Client) uploadBatch(ctx context.Context, p string, files []UploadFile, cw countingWriter) error {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -185,7 +186,7 @@ func (c *Client) uploadBatch(ctx context.Context, session string, files []Upload
 		}()
 		pw.CloseWithError(err)
 	}()
-	resp, err := c.streamRequest(ctx, http.MethodPost, sessionPath(session, "upload"), nil, mw.FormDataContentType(), pr)
+	resp, err := c.streamRequest(ctx, http.MethodPost, p, nil, mw.FormDataContentType(), pr)
 	pr.CloseWithError(errors.New("upload request ended"))
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 
 type serverFlags struct {
 	dataDir, listen, db, secretFile string
+	vfolderRoot                     string
 	agentTimeout, cullInterval      time.Duration
 }
 
@@ -31,6 +32,7 @@ func (f *serverFlags) add(cmd *cobra.Command, listenDefault string) {
 	cmd.Flags().StringVar(&f.listen, "listen", envOr("BAI_LISTEN", listenDefault), "API listen address")
 	cmd.Flags().StringVar(&f.db, "db", os.Getenv("BAI_DATABASE_URL"), "database: a postgres:// URL, or empty for SQLite in the data directory")
 	cmd.Flags().StringVar(&f.secretFile, "cluster-secret-file", os.Getenv("BAI_CLUSTER_SECRET_FILE"), "file holding the secret shared by the manager and its agents (default: DATA_DIR/cluster-secret, created when missing)")
+	cmd.Flags().StringVar(&f.vfolderRoot, "vfolder-root", os.Getenv("BAI_VFOLDER_ROOT"), "directory holding the virtual folders (default: DATA_DIR/vfolders); agents mount from the same path, so use a shared file system such as NFS when agents run on several hosts")
 	cmd.Flags().DurationVar(&f.agentTimeout, "agent-timeout", 15*time.Second, "mark an agent LOST (and its sessions ERROR) after this long without a heartbeat")
 	cmd.Flags().DurationVar(&f.cullInterval, "cull-interval", 5*time.Second, "how often idle, over-age and overdue sessions are looked for")
 }
@@ -51,7 +53,7 @@ func startManager(ctx context.Context, f *serverFlags, log *slog.Logger) (*serve
 	if err != nil {
 		return nil, fmt.Errorf("cluster secret: %w", err)
 	}
-	cfg := config.Config{ListenAddr: f.listen, DatabaseURL: f.db, DataDir: f.dataDir, ClusterSecret: sec, Version: version,
+	cfg := config.Config{ListenAddr: f.listen, DatabaseURL: f.db, DataDir: f.dataDir, ClusterSecret: sec, Version: version, VFolderRoot: f.vfolderRoot,
 		AgentTimeout: f.agentTimeout, CullInterval: f.cullInterval}
 	return server.New(ctx, cfg, log)
 }

@@ -242,6 +242,8 @@ type PolicySettings struct {
 	MaxSessionLifetime    *int           `json:"max_session_lifetime"`
 	IdleTimeout           *int           `json:"idle_timeout"`
 	MaxExecSeconds        *int           `json:"max_exec_seconds"`
+	MaxVfolderCount       *int           `json:"max_vfolder_count"`
+	MaxVfolderSize        *int64         `json:"max_vfolder_size"`
 }
 
 // PolicyInfo is a resource policy as the admin API shows it.
@@ -254,4 +256,44 @@ type PolicyInfo struct {
 	MaxSessionLifetime    int               `json:"max_session_lifetime"`
 	IdleTimeout           int               `json:"idle_timeout"`
 	MaxExecSeconds        int               `json:"max_exec_seconds"`
+	// MaxVfolderCount caps the folders a keypair owns (0: unlimited);
+	// MaxVfolderSize caps each of its folders in bytes (0: unlimited).
+	MaxVfolderCount int   `json:"max_vfolder_count"`
+	MaxVfolderSize  int64 `json:"max_vfolder_size"`
+}
+
+// VFolder describes a virtual folder as GET /folders lists it.
+type VFolder struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Host string `json:"host"`
+	// Owner is the owning keypair's access key.
+	Owner string `json:"owner"`
+	// IsOwner tells the caller's own folders from those shared with it.
+	IsOwner bool `json:"is_owner"`
+	// Permission is the caller's: "rw" for owners, else the invitation's
+	// "ro" or "rw".
+	Permission string    `json:"permission"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// VFolderFile is one entry of a folder listing.
+type VFolderFile struct {
+	Name     string    `json:"name"`
+	Type     string    `json:"type"` // "file", "dir" or "symlink"
+	Size     int64     `json:"size"`
+	Mode     string    `json:"mode"`
+	Modified time.Time `json:"modified"`
+}
+
+// VFolderInvitation is an offer to share a folder.
+type VFolderInvitation struct {
+	ID         string    `json:"id"`
+	VFolderID  string    `json:"vfolder_id"`
+	VFolder    string    `json:"vfolder_name"`
+	Inviter    string    `json:"inviter"`
+	Invitee    string    `json:"invitee"`
+	Permission string    `json:"perm"`
+	State      string    `json:"state"`
+	CreatedAt  time.Time `json:"created_at"`
 }

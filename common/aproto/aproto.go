@@ -182,6 +182,17 @@ type CreateKernel struct {
 	Resources  map[string]float64 `json:"resources"` // cpu cores, mem bytes
 	Environ    map[string]string  `json:"environ,omitempty"`
 	Network    bool               `json:"network"` // false: no network at all
+	// Mounts are virtual folders to bind-mount at /home/work/{name}.
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// Mount is one virtual folder in a kernel: HostPath is its directory on the
+// agent's host (the same path on every agent: a shared filesystem when
+// there are several hosts), mounted at /home/work/{Name}.
+type Mount struct {
+	Name     string `json:"name"`
+	HostPath string `json:"hostPath"`
+	ReadOnly bool   `json:"readOnly"`
 }
 
 // KernelInfo describes a started kernel.

@@ -105,6 +105,30 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
 }
 
+// The VFolderFunc type is an adapter to allow the use of ordinary
+// function as VFolder mutator.
+type VFolderFunc func(context.Context, *ent.VFolderMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VFolderFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VFolderMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VFolderMutation", m)
+}
+
+// The VFolderInvitationFunc type is an adapter to allow the use of ordinary
+// function as VFolderInvitation mutator.
+type VFolderInvitationFunc func(context.Context, *ent.VFolderInvitationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f VFolderInvitationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.VFolderInvitationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VFolderInvitationMutation", m)
+}
+
 // Condition is a hook condition function.
 type Condition func(context.Context, ent.Mutation) bool
 

@@ -165,6 +165,7 @@ var (
 		{Name: "occupied_slots", Type: field.TypeJSON, Nullable: true},
 		{Name: "environ", Type: field.TypeJSON, Nullable: true},
 		{Name: "network", Type: field.TypeBool, Default: false},
+		{Name: "mounts", Type: field.TypeJSON, Nullable: true},
 		{Name: "tag", Type: field.TypeString, Default: ""},
 		{Name: "num_queries", Type: field.TypeInt, Default: 0},
 		{Name: "last_stat", Type: field.TypeJSON, Nullable: true},
@@ -211,6 +212,64 @@ var (
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 	}
+	// VfoldersColumns holds the columns for the "vfolders" table.
+	VfoldersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "name", Type: field.TypeString, Size: 64},
+		{Name: "owner_access_key", Type: field.TypeString},
+		{Name: "host", Type: field.TypeString, Default: "local"},
+		{Name: "quota", Type: field.TypeInt64, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// VfoldersTable holds the schema information for the "vfolders" table.
+	VfoldersTable = &schema.Table{
+		Name:       "vfolders",
+		Columns:    VfoldersColumns,
+		PrimaryKey: []*schema.Column{VfoldersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "vfolder_owner_access_key_name",
+				Unique:  true,
+				Columns: []*schema.Column{VfoldersColumns[2], VfoldersColumns[1]},
+			},
+		},
+	}
+	// VfolderInvitationsColumns holds the columns for the "vfolder_invitations" table.
+	VfolderInvitationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "inviter", Type: field.TypeString},
+		{Name: "invitee", Type: field.TypeString},
+		{Name: "perm", Type: field.TypeEnum, Enums: []string{"ro", "rw"}, Default: "ro"},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"pending", "accepted", "declined"}, Default: "pending"},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "vfolder_invitations", Type: field.TypeUUID},
+	}
+	// VfolderInvitationsTable holds the schema information for the "vfolder_invitations" table.
+	VfolderInvitationsTable = &schema.Table{
+		Name:       "vfolder_invitations",
+		Columns:    VfolderInvitationsColumns,
+		PrimaryKey: []*schema.Column{VfolderInvitationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "vfolder_invitations_vfolders_invitations",
+				Columns:    []*schema.Column{VfolderInvitationsColumns[6]},
+				RefColumns: []*schema.Column{VfoldersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "vfolderinvitation_invitee",
+				Unique:  false,
+				Columns: []*schema.Column{VfolderInvitationsColumns[2]},
+			},
+			{
+				Name:    "vfolderinvitation_invitee_vfolder_invitations",
+				Unique:  true,
+				Columns: []*schema.Column{VfolderInvitationsColumns[2], VfolderInvitationsColumns[6]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AgentsTable,
@@ -221,10 +280,13 @@ var (
 		ScalingGroupsTable,
 		SessionsTable,
 		UsersTable,
+		VfoldersTable,
+		VfolderInvitationsTable,
 	}
 )
 
 func init() {
 	KernelsTable.ForeignKeys[0].RefTable = SessionsTable
 	KeyPairsTable.ForeignKeys[0].RefTable = UsersTable
+	VfolderInvitationsTable.ForeignKeys[0].RefTable = VfoldersTable
 }

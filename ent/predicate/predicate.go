@@ -29,3 +29,9 @@ type Session func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// VFolder is the predicate function for vfolder builders.
+type VFolder func(*sql.Selector)
+
+// VFolderInvitation is the predicate function for vfolderinvitation builders.
+type VFolderInvitation func(*sql.Selector)

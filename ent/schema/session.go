@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+
+	"baigo.dev/bai/common/aproto"
 )
 
 // Session is a user's compute session: one (for now) kernel container.
@@ -36,6 +38,9 @@ func (Session) Fields() []ent.Field {
 		field.JSON("occupied_slots", map[string]float64{}).Optional(),
 		field.JSON("environ", map[string]string{}).Optional(),
 		field.Bool("network").Default(false),
+		// mounts are the virtual folders resolved at create time (name,
+		// host path, read-only), handed to the agent at dispatch.
+		field.JSON("mounts", []aproto.Mount{}).Optional(),
 		field.String("tag").Default(""),
 		field.Int("num_queries").Default(0),
 		field.JSON("last_stat", map[string]any{}).Optional(),

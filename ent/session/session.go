@@ -47,6 +47,8 @@ const (
 	FieldEnviron = "environ"
 	// FieldNetwork holds the string denoting the network field in the database.
 	FieldNetwork = "network"
+	// FieldMounts holds the string denoting the mounts field in the database.
+	FieldMounts = "mounts"
 	// FieldTag holds the string denoting the tag field in the database.
 	FieldTag = "tag"
 	// FieldNumQueries holds the string denoting the num_queries field in the database.
@@ -91,6 +93,7 @@ var Columns = []string{
 	FieldOccupiedSlots,
 	FieldEnviron,
 	FieldNetwork,
+	FieldMounts,
 	FieldTag,
 	FieldNumQueries,
 	FieldLastStat,

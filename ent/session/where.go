@@ -951,6 +951,16 @@ func NetworkNEQ(v bool) predicate.Session {
 	return predicate.Session(sql.FieldNEQ(FieldNetwork, v))
 }
 
+// MountsIsNil applies the IsNil predicate on the "mounts" field.
+func MountsIsNil() predicate.Session {
+	return predicate.Session(sql.FieldIsNull(FieldMounts))
+}
+
+// MountsNotNil applies the NotNil predicate on the "mounts" field.
+func MountsNotNil() predicate.Session {
+	return predicate.Session(sql.FieldNotNull(FieldMounts))
+}
+
 // TagEQ applies the EQ predicate on the "tag" field.
 func TagEQ(v string) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldTag, v))

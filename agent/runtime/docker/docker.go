@@ -220,6 +220,15 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (string, error) {
 	if s.LibDir != "" {
 		hc.Binds = append(hc.Binds, s.LibDir+":"+runtime.ContainerLibDir+":ro")
 	}
+	// Docker mounts by target depth, so these land on top of the
+	// /home/work bind whatever their order here.
+	for _, m := range s.Mounts {
+		b := m.Source + ":" + m.Target
+		if m.ReadOnly {
+			b += ":ro"
+		}
+		hc.Binds = append(hc.Binds, b)
+	}
 	if s.Memory > 0 {
 		hc.Resources.MemorySwap = s.Memory // no swap
 	}

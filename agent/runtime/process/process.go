@@ -84,6 +84,12 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.Spec) (string, error)
 	if spec.RunnerPath == "" {
 		return "", fmt.Errorf("no runner path: %w", errdefs.ErrInvalidArgument)
 	}
+	if len(spec.Mounts) > 0 {
+		// Without a mount namespace a folder could only be linked in,
+		// and a link neither enforces read-only nor survives bai-jail's
+		// path checks; say so rather than start a session without it.
+		return "", fmt.Errorf("the process runtime cannot mount virtual folders; run the agent with the docker runtime: %w", errdefs.ErrInvalidArgument)
+	}
 	id := "proc-" + randomHex(16)
 	p := &proc{id: id, spec: spec, logs: &capBuffer{max: logCap}}
 	r.mu.Lock()
@@ -356,6 +362,9 @@ func (r *Runtime) Images(ctx context.Context) ([]aproto.Image, error) {
 			types.LabelMinCPU:      "1",
 			types.LabelMinMem:      "256m",
 			types.LabelBaseDistro:  "debian",
+			// The runner's own web terminal; on this runtime it listens
+			// on the host's loopback, like everything else here.
+			types.LabelServicePorts: "terminal:http:7681",
 		},
 	}}, nil
 }

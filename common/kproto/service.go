@@ -1,0 +1,26 @@
+package kproto
+
+// ProxySocket is the runner's relay socket in the ipc directory. The agent
+// connects, writes the target port as a decimal line ("7681\n"), and the
+// runner answers one line: "ok\n" once it has connected to
+// 127.0.0.1:<port> inside the container (after which the connection carries
+// the raw bytes both ways), or "error <reason>\n" before closing. Sessions
+// have no network, so this is the only way into an in-container service.
+const ProxySocket = "proxy.sock"
+
+// StartService is the payload of OpStartService.
+type StartService struct {
+	App       string            `json:"app"`
+	Protocol  string            `json:"protocol"`
+	Port      int               `json:"port"`
+	Envs      map[string]string `json:"envs,omitempty"`
+	Arguments map[string]any    `json:"arguments,omitempty"`
+}
+
+// ServiceResult is the payload of OpServiceResult.
+type ServiceResult struct {
+	App    string `json:"app"`
+	Status string `json:"status"` // "started" (also when it already ran) or "failed"
+	Port   int    `json:"port,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
