@@ -53,7 +53,7 @@ test-e2e: build images ## run the end-to-end suite against the built binaries, r
 	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
 	cd e2e && BAI_TEST_POSTGRES="$$dsn" BAI_BIN=$(CURDIR)/bin go test $(GO_TEST_FLAGS) ./...
 
-bench: build images ## measure start-up, execute latency, memory, heartbeat cost and placement rate next to their baselines (BENCH_FLAGS='-only cluster': the simulated-agent part alone)
+bench: build images ## measure start-up, execute latency, memory, storage throughput, heartbeat cost and placement rate next to their baselines (BENCH_FLAGS='-only cluster': the simulated-agent part alone)
 	dsn=$$(scripts/ensure-postgres.sh start $(PG_DIR)) && \
 	cd e2e && BAI_BENCH_POSTGRES="$$dsn" BAI_BIN=$(CURDIR)/bin go run ./bench $(BENCH_FLAGS)
 

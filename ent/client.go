@@ -19,6 +19,7 @@ import (
 	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
+	"baigo.dev/bai/ent/sessiontemplate"
 	"baigo.dev/bai/ent/user"
 	"baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
@@ -47,6 +48,8 @@ type Client struct {
 	ScalingGroup *ScalingGroupClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SessionTemplate is the client for interacting with the SessionTemplate builders.
+	SessionTemplate *SessionTemplateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// VFolder is the client for interacting with the VFolder builders.
@@ -71,6 +74,7 @@ func (c *Client) init() {
 	c.ResourcePolicy = NewResourcePolicyClient(c.config)
 	c.ScalingGroup = NewScalingGroupClient(c.config)
 	c.Session = NewSessionClient(c.config)
+	c.SessionTemplate = NewSessionTemplateClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.VFolder = NewVFolderClient(c.config)
 	c.VFolderInvitation = NewVFolderInvitationClient(c.config)
@@ -173,6 +177,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ResourcePolicy:    NewResourcePolicyClient(cfg),
 		ScalingGroup:      NewScalingGroupClient(cfg),
 		Session:           NewSessionClient(cfg),
+		SessionTemplate:   NewSessionTemplateClient(cfg),
 		User:              NewUserClient(cfg),
 		VFolder:           NewVFolderClient(cfg),
 		VFolderInvitation: NewVFolderInvitationClient(cfg),
@@ -202,6 +207,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ResourcePolicy:    NewResourcePolicyClient(cfg),
 		ScalingGroup:      NewScalingGroupClient(cfg),
 		Session:           NewSessionClient(cfg),
+		SessionTemplate:   NewSessionTemplateClient(cfg),
 		User:              NewUserClient(cfg),
 		VFolder:           NewVFolderClient(cfg),
 		VFolderInvitation: NewVFolderInvitationClient(cfg),
@@ -235,7 +241,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
-		c.Session, c.User, c.VFolder, c.VFolderInvitation,
+		c.Session, c.SessionTemplate, c.User, c.VFolder, c.VFolderInvitation,
 	} {
 		n.Use(hooks...)
 	}
@@ -246,7 +252,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
-		c.Session, c.User, c.VFolder, c.VFolderInvitation,
+		c.Session, c.SessionTemplate, c.User, c.VFolder, c.VFolderInvitation,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -269,6 +275,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ScalingGroup.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
+	case *SessionTemplateMutation:
+		return c.SessionTemplate.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *VFolderMutation:
@@ -1259,6 +1267,139 @@ func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, 
 	}
 }
 
+// SessionTemplateClient is a client for the SessionTemplate schema.
+type SessionTemplateClient struct {
+	config
+}
+
+// NewSessionTemplateClient returns a client for the SessionTemplate from the given config.
+func NewSessionTemplateClient(c config) *SessionTemplateClient {
+	return &SessionTemplateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sessiontemplate.Hooks(f(g(h())))`.
+func (c *SessionTemplateClient) Use(hooks ...Hook) {
+	c.hooks.SessionTemplate = append(c.hooks.SessionTemplate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sessiontemplate.Intercept(f(g(h())))`.
+func (c *SessionTemplateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SessionTemplate = append(c.inters.SessionTemplate, interceptors...)
+}
+
+// Create returns a builder for creating a SessionTemplate entity.
+func (c *SessionTemplateClient) Create() *SessionTemplateCreate {
+	mutation := newSessionTemplateMutation(c.config, OpCreate)
+	return &SessionTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SessionTemplate entities.
+func (c *SessionTemplateClient) CreateBulk(builders ...*SessionTemplateCreate) *SessionTemplateCreateBulk {
+	return &SessionTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SessionTemplateClient) MapCreateBulk(slice any, setFunc func(*SessionTemplateCreate, int)) *SessionTemplateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SessionTemplateCreateBulk{err: fmt.Errorf("calling to SessionTemplateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SessionTemplateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SessionTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SessionTemplate.
+func (c *SessionTemplateClient) Update() *SessionTemplateUpdate {
+	mutation := newSessionTemplateMutation(c.config, OpUpdate)
+	return &SessionTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SessionTemplateClient) UpdateOne(_m *SessionTemplate) *SessionTemplateUpdateOne {
+	mutation := newSessionTemplateMutation(c.config, OpUpdateOne, withSessionTemplate(_m))
+	return &SessionTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SessionTemplateClient) UpdateOneID(id uuid.UUID) *SessionTemplateUpdateOne {
+	mutation := newSessionTemplateMutation(c.config, OpUpdateOne, withSessionTemplateID(id))
+	return &SessionTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SessionTemplate.
+func (c *SessionTemplateClient) Delete() *SessionTemplateDelete {
+	mutation := newSessionTemplateMutation(c.config, OpDelete)
+	return &SessionTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SessionTemplateClient) DeleteOne(_m *SessionTemplate) *SessionTemplateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SessionTemplateClient) DeleteOneID(id uuid.UUID) *SessionTemplateDeleteOne {
+	builder := c.Delete().Where(sessiontemplate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SessionTemplateDeleteOne{builder}
+}
+
+// Query returns a query builder for SessionTemplate.
+func (c *SessionTemplateClient) Query() *SessionTemplateQuery {
+	return &SessionTemplateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSessionTemplate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SessionTemplate entity by its id.
+func (c *SessionTemplateClient) Get(ctx context.Context, id uuid.UUID) (*SessionTemplate, error) {
+	return c.Query().Where(sessiontemplate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SessionTemplateClient) GetX(ctx context.Context, id uuid.UUID) *SessionTemplate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SessionTemplateClient) Hooks() []Hook {
+	return c.hooks.SessionTemplate
+}
+
+// Interceptors returns the client interceptors.
+func (c *SessionTemplateClient) Interceptors() []Interceptor {
+	return c.inters.SessionTemplate
+}
+
+func (c *SessionTemplateClient) mutate(ctx context.Context, m *SessionTemplateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SessionTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SessionTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SessionTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SessionTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SessionTemplate mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -1709,11 +1850,11 @@ func (c *VFolderInvitationClient) mutate(ctx context.Context, m *VFolderInvitati
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session, User,
-		VFolder, VFolderInvitation []ent.Hook
+		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
+		SessionTemplate, User, VFolder, VFolderInvitation []ent.Hook
 	}
 	inters struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session, User,
-		VFolder, VFolderInvitation []ent.Interceptor
+		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
+		SessionTemplate, User, VFolder, VFolderInvitation []ent.Interceptor
 	}
 )

@@ -16,6 +16,7 @@ import (
 	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
+	"baigo.dev/bai/ent/sessiontemplate"
 	"baigo.dev/bai/ent/user"
 	"baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
@@ -89,6 +90,7 @@ func checkColumn(t, c string) error {
 			resourcepolicy.Table:    resourcepolicy.ValidColumn,
 			scalinggroup.Table:      scalinggroup.ValidColumn,
 			session.Table:           session.ValidColumn,
+			sessiontemplate.Table:   sessiontemplate.ValidColumn,
 			user.Table:              user.ValidColumn,
 			vfolder.Table:           vfolder.ValidColumn,
 			vfolderinvitation.Table: vfolderinvitation.ValidColumn,

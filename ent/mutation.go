@@ -18,6 +18,7 @@ import (
 	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
+	"baigo.dev/bai/ent/sessiontemplate"
 	"baigo.dev/bai/ent/user"
 	"baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
@@ -42,6 +43,7 @@ const (
 	TypeResourcePolicy    = "ResourcePolicy"
 	TypeScalingGroup      = "ScalingGroup"
 	TypeSession           = "Session"
+	TypeSessionTemplate   = "SessionTemplate"
 	TypeUser              = "User"
 	TypeVFolder           = "VFolder"
 	TypeVFolderInvitation = "VFolderInvitation"
@@ -5877,6 +5879,7 @@ type SessionMutation struct {
 	mounts           *[]aproto.Mount
 	appendmounts     []aproto.Mount
 	tag              *string
+	bootstrap_script *string
 	num_queries      *int
 	addnum_queries   *int
 	last_stat        *map[string]interface{}
@@ -6725,6 +6728,42 @@ func (m *SessionMutation) ResetTag() {
 	m.tag = nil
 }
 
+// SetBootstrapScript sets the "bootstrap_script" field.
+func (m *SessionMutation) SetBootstrapScript(s string) {
+	m.bootstrap_script = &s
+}
+
+// BootstrapScript returns the value of the "bootstrap_script" field in the mutation.
+func (m *SessionMutation) BootstrapScript() (r string, exists bool) {
+	v := m.bootstrap_script
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBootstrapScript returns the old "bootstrap_script" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldBootstrapScript(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBootstrapScript is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBootstrapScript requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBootstrapScript: %w", err)
+	}
+	return oldValue.BootstrapScript, nil
+}
+
+// ResetBootstrapScript resets all changes to the "bootstrap_script" field.
+func (m *SessionMutation) ResetBootstrapScript() {
+	m.bootstrap_script = nil
+}
+
 // SetNumQueries sets the "num_queries" field.
 func (m *SessionMutation) SetNumQueries(i int) {
 	m.num_queries = &i
@@ -7039,7 +7078,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 23)
+	fields := make([]string, 0, 24)
 	if m.name != nil {
 		fields = append(fields, session.FieldName)
 	}
@@ -7093,6 +7132,9 @@ func (m *SessionMutation) Fields() []string {
 	}
 	if m.tag != nil {
 		fields = append(fields, session.FieldTag)
+	}
+	if m.bootstrap_script != nil {
+		fields = append(fields, session.FieldBootstrapScript)
 	}
 	if m.num_queries != nil {
 		fields = append(fields, session.FieldNumQueries)
@@ -7153,6 +7195,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.Mounts()
 	case session.FieldTag:
 		return m.Tag()
+	case session.FieldBootstrapScript:
+		return m.BootstrapScript()
 	case session.FieldNumQueries:
 		return m.NumQueries()
 	case session.FieldLastStat:
@@ -7208,6 +7252,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldMounts(ctx)
 	case session.FieldTag:
 		return m.OldTag(ctx)
+	case session.FieldBootstrapScript:
+		return m.OldBootstrapScript(ctx)
 	case session.FieldNumQueries:
 		return m.OldNumQueries(ctx)
 	case session.FieldLastStat:
@@ -7352,6 +7398,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTag(v)
+		return nil
+	case session.FieldBootstrapScript:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBootstrapScript(v)
 		return nil
 	case session.FieldNumQueries:
 		v, ok := value.(int)
@@ -7551,6 +7604,9 @@ func (m *SessionMutation) ResetField(name string) error {
 	case session.FieldTag:
 		m.ResetTag()
 		return nil
+	case session.FieldBootstrapScript:
+		m.ResetBootstrapScript()
+		return nil
 	case session.FieldNumQueries:
 		m.ResetNumQueries()
 		return nil
@@ -7652,6 +7708,554 @@ func (m *SessionMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Session edge %s", name)
+}
+
+// SessionTemplateMutation represents an operation that mutates the SessionTemplate nodes in the graph.
+type SessionTemplateMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *uuid.UUID
+	name             *string
+	owner_access_key *string
+	template         *map[string]interface{}
+	created_at       *time.Time
+	modified_at      *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*SessionTemplate, error)
+	predicates       []predicate.SessionTemplate
+}
+
+var _ ent.Mutation = (*SessionTemplateMutation)(nil)
+
+// sessiontemplateOption allows management of the mutation configuration using functional options.
+type sessiontemplateOption func(*SessionTemplateMutation)
+
+// newSessionTemplateMutation creates new mutation for the SessionTemplate entity.
+func newSessionTemplateMutation(c config, op Op, opts ...sessiontemplateOption) *SessionTemplateMutation {
+	m := &SessionTemplateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSessionTemplate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSessionTemplateID sets the ID field of the mutation.
+func withSessionTemplateID(id uuid.UUID) sessiontemplateOption {
+	return func(m *SessionTemplateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SessionTemplate
+		)
+		m.oldValue = func(ctx context.Context) (*SessionTemplate, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SessionTemplate.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSessionTemplate sets the old SessionTemplate of the mutation.
+func withSessionTemplate(node *SessionTemplate) sessiontemplateOption {
+	return func(m *SessionTemplateMutation) {
+		m.oldValue = func(context.Context) (*SessionTemplate, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SessionTemplateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SessionTemplateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SessionTemplate entities.
+func (m *SessionTemplateMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SessionTemplateMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SessionTemplateMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SessionTemplate.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *SessionTemplateMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SessionTemplateMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the SessionTemplate entity.
+// If the SessionTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionTemplateMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SessionTemplateMutation) ResetName() {
+	m.name = nil
+}
+
+// SetOwnerAccessKey sets the "owner_access_key" field.
+func (m *SessionTemplateMutation) SetOwnerAccessKey(s string) {
+	m.owner_access_key = &s
+}
+
+// OwnerAccessKey returns the value of the "owner_access_key" field in the mutation.
+func (m *SessionTemplateMutation) OwnerAccessKey() (r string, exists bool) {
+	v := m.owner_access_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerAccessKey returns the old "owner_access_key" field's value of the SessionTemplate entity.
+// If the SessionTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionTemplateMutation) OldOwnerAccessKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerAccessKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerAccessKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerAccessKey: %w", err)
+	}
+	return oldValue.OwnerAccessKey, nil
+}
+
+// ResetOwnerAccessKey resets all changes to the "owner_access_key" field.
+func (m *SessionTemplateMutation) ResetOwnerAccessKey() {
+	m.owner_access_key = nil
+}
+
+// SetTemplate sets the "template" field.
+func (m *SessionTemplateMutation) SetTemplate(value map[string]interface{}) {
+	m.template = &value
+}
+
+// Template returns the value of the "template" field in the mutation.
+func (m *SessionTemplateMutation) Template() (r map[string]interface{}, exists bool) {
+	v := m.template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplate returns the old "template" field's value of the SessionTemplate entity.
+// If the SessionTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionTemplateMutation) OldTemplate(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplate: %w", err)
+	}
+	return oldValue.Template, nil
+}
+
+// ResetTemplate resets all changes to the "template" field.
+func (m *SessionTemplateMutation) ResetTemplate() {
+	m.template = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SessionTemplateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SessionTemplateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SessionTemplate entity.
+// If the SessionTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionTemplateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SessionTemplateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetModifiedAt sets the "modified_at" field.
+func (m *SessionTemplateMutation) SetModifiedAt(t time.Time) {
+	m.modified_at = &t
+}
+
+// ModifiedAt returns the value of the "modified_at" field in the mutation.
+func (m *SessionTemplateMutation) ModifiedAt() (r time.Time, exists bool) {
+	v := m.modified_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModifiedAt returns the old "modified_at" field's value of the SessionTemplate entity.
+// If the SessionTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionTemplateMutation) OldModifiedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModifiedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModifiedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModifiedAt: %w", err)
+	}
+	return oldValue.ModifiedAt, nil
+}
+
+// ResetModifiedAt resets all changes to the "modified_at" field.
+func (m *SessionTemplateMutation) ResetModifiedAt() {
+	m.modified_at = nil
+}
+
+// Where appends a list predicates to the SessionTemplateMutation builder.
+func (m *SessionTemplateMutation) Where(ps ...predicate.SessionTemplate) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SessionTemplateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SessionTemplateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SessionTemplate, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SessionTemplateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SessionTemplateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SessionTemplate).
+func (m *SessionTemplateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SessionTemplateMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.name != nil {
+		fields = append(fields, sessiontemplate.FieldName)
+	}
+	if m.owner_access_key != nil {
+		fields = append(fields, sessiontemplate.FieldOwnerAccessKey)
+	}
+	if m.template != nil {
+		fields = append(fields, sessiontemplate.FieldTemplate)
+	}
+	if m.created_at != nil {
+		fields = append(fields, sessiontemplate.FieldCreatedAt)
+	}
+	if m.modified_at != nil {
+		fields = append(fields, sessiontemplate.FieldModifiedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SessionTemplateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sessiontemplate.FieldName:
+		return m.Name()
+	case sessiontemplate.FieldOwnerAccessKey:
+		return m.OwnerAccessKey()
+	case sessiontemplate.FieldTemplate:
+		return m.Template()
+	case sessiontemplate.FieldCreatedAt:
+		return m.CreatedAt()
+	case sessiontemplate.FieldModifiedAt:
+		return m.ModifiedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SessionTemplateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sessiontemplate.FieldName:
+		return m.OldName(ctx)
+	case sessiontemplate.FieldOwnerAccessKey:
+		return m.OldOwnerAccessKey(ctx)
+	case sessiontemplate.FieldTemplate:
+		return m.OldTemplate(ctx)
+	case sessiontemplate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case sessiontemplate.FieldModifiedAt:
+		return m.OldModifiedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SessionTemplate field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SessionTemplateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sessiontemplate.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case sessiontemplate.FieldOwnerAccessKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerAccessKey(v)
+		return nil
+	case sessiontemplate.FieldTemplate:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplate(v)
+		return nil
+	case sessiontemplate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case sessiontemplate.FieldModifiedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModifiedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SessionTemplate field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SessionTemplateMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SessionTemplateMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SessionTemplateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SessionTemplate numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SessionTemplateMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SessionTemplateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SessionTemplateMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SessionTemplate nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SessionTemplateMutation) ResetField(name string) error {
+	switch name {
+	case sessiontemplate.FieldName:
+		m.ResetName()
+		return nil
+	case sessiontemplate.FieldOwnerAccessKey:
+		m.ResetOwnerAccessKey()
+		return nil
+	case sessiontemplate.FieldTemplate:
+		m.ResetTemplate()
+		return nil
+	case sessiontemplate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case sessiontemplate.FieldModifiedAt:
+		m.ResetModifiedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SessionTemplate field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SessionTemplateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SessionTemplateMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SessionTemplateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SessionTemplateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SessionTemplateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SessionTemplateMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SessionTemplateMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SessionTemplate unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SessionTemplateMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SessionTemplate edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

@@ -13,6 +13,7 @@ import (
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/schema"
 	"baigo.dev/bai/ent/session"
+	"baigo.dev/bai/ent/sessiontemplate"
 	"baigo.dev/bai/ent/user"
 	"baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
@@ -291,22 +292,48 @@ func init() {
 	sessionDescTag := sessionFields[18].Descriptor()
 	// session.DefaultTag holds the default value on creation for the tag field.
 	session.DefaultTag = sessionDescTag.Default.(string)
+	// sessionDescBootstrapScript is the schema descriptor for bootstrap_script field.
+	sessionDescBootstrapScript := sessionFields[19].Descriptor()
+	// session.DefaultBootstrapScript holds the default value on creation for the bootstrap_script field.
+	session.DefaultBootstrapScript = sessionDescBootstrapScript.Default.(string)
 	// sessionDescNumQueries is the schema descriptor for num_queries field.
-	sessionDescNumQueries := sessionFields[19].Descriptor()
+	sessionDescNumQueries := sessionFields[20].Descriptor()
 	// session.DefaultNumQueries holds the default value on creation for the num_queries field.
 	session.DefaultNumQueries = sessionDescNumQueries.Default.(int)
 	// sessionDescLastActivity is the schema descriptor for last_activity field.
-	sessionDescLastActivity := sessionFields[21].Descriptor()
+	sessionDescLastActivity := sessionFields[22].Descriptor()
 	// session.DefaultLastActivity holds the default value on creation for the last_activity field.
 	session.DefaultLastActivity = sessionDescLastActivity.Default.(func() time.Time)
 	// sessionDescCreatedAt is the schema descriptor for created_at field.
-	sessionDescCreatedAt := sessionFields[22].Descriptor()
+	sessionDescCreatedAt := sessionFields[23].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
 	// sessionDescID is the schema descriptor for id field.
 	sessionDescID := sessionFields[0].Descriptor()
 	// session.DefaultID holds the default value on creation for the id field.
 	session.DefaultID = sessionDescID.Default.(func() uuid.UUID)
+	sessiontemplateFields := schema.SessionTemplate{}.Fields()
+	_ = sessiontemplateFields
+	// sessiontemplateDescName is the schema descriptor for name field.
+	sessiontemplateDescName := sessiontemplateFields[1].Descriptor()
+	// sessiontemplate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	sessiontemplate.NameValidator = sessiontemplateDescName.Validators[0].(func(string) error)
+	// sessiontemplateDescOwnerAccessKey is the schema descriptor for owner_access_key field.
+	sessiontemplateDescOwnerAccessKey := sessiontemplateFields[2].Descriptor()
+	// sessiontemplate.OwnerAccessKeyValidator is a validator for the "owner_access_key" field. It is called by the builders before save.
+	sessiontemplate.OwnerAccessKeyValidator = sessiontemplateDescOwnerAccessKey.Validators[0].(func(string) error)
+	// sessiontemplateDescCreatedAt is the schema descriptor for created_at field.
+	sessiontemplateDescCreatedAt := sessiontemplateFields[4].Descriptor()
+	// sessiontemplate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	sessiontemplate.DefaultCreatedAt = sessiontemplateDescCreatedAt.Default.(func() time.Time)
+	// sessiontemplateDescModifiedAt is the schema descriptor for modified_at field.
+	sessiontemplateDescModifiedAt := sessiontemplateFields[5].Descriptor()
+	// sessiontemplate.DefaultModifiedAt holds the default value on creation for the modified_at field.
+	sessiontemplate.DefaultModifiedAt = sessiontemplateDescModifiedAt.Default.(func() time.Time)
+	// sessiontemplateDescID is the schema descriptor for id field.
+	sessiontemplateDescID := sessiontemplateFields[0].Descriptor()
+	// sessiontemplate.DefaultID holds the default value on creation for the id field.
+	sessiontemplate.DefaultID = sessiontemplateDescID.Default.(func() uuid.UUID)
 	userFields := schema.User{}.Fields()
 	_ = userFields
 	// userDescEmail is the schema descriptor for email field.

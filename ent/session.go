@@ -56,6 +56,8 @@ type Session struct {
 	Mounts []aproto.Mount `json:"mounts,omitempty"`
 	// Tag holds the value of the "tag" field.
 	Tag string `json:"tag,omitempty"`
+	// BootstrapScript holds the value of the "bootstrap_script" field.
+	BootstrapScript string `json:"bootstrap_script,omitempty"`
 	// NumQueries holds the value of the "num_queries" field.
 	NumQueries int `json:"num_queries,omitempty"`
 	// LastStat holds the value of the "last_stat" field.
@@ -101,7 +103,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case session.FieldNumQueries:
 			values[i] = new(sql.NullInt64)
-		case session.FieldName, session.FieldAliveName, session.FieldOwnerAccessKey, session.FieldDomainName, session.FieldGroupName, session.FieldImage, session.FieldType, session.FieldStatus, session.FieldStatusInfo, session.FieldAgentID, session.FieldScalingGroup, session.FieldTag:
+		case session.FieldName, session.FieldAliveName, session.FieldOwnerAccessKey, session.FieldDomainName, session.FieldGroupName, session.FieldImage, session.FieldType, session.FieldStatus, session.FieldStatusInfo, session.FieldAgentID, session.FieldScalingGroup, session.FieldTag, session.FieldBootstrapScript:
 			values[i] = new(sql.NullString)
 		case session.FieldStatusChanged, session.FieldLastActivity, session.FieldCreatedAt, session.FieldTerminatedAt:
 			values[i] = new(sql.NullTime)
@@ -245,6 +247,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Tag = value.String
 			}
+		case session.FieldBootstrapScript:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field bootstrap_script", values[i])
+			} else if value.Valid {
+				_m.BootstrapScript = value.String
+			}
 		case session.FieldNumQueries:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field num_queries", values[i])
@@ -374,6 +382,9 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("tag=")
 	builder.WriteString(_m.Tag)
+	builder.WriteString(", ")
+	builder.WriteString("bootstrap_script=")
+	builder.WriteString(_m.BootstrapScript)
 	builder.WriteString(", ")
 	builder.WriteString("num_queries=")
 	builder.WriteString(fmt.Sprintf("%v", _m.NumQueries))

@@ -222,6 +222,20 @@ func (_c *SessionCreate) SetNillableTag(v *string) *SessionCreate {
 	return _c
 }
 
+// SetBootstrapScript sets the "bootstrap_script" field.
+func (_c *SessionCreate) SetBootstrapScript(v string) *SessionCreate {
+	_c.mutation.SetBootstrapScript(v)
+	return _c
+}
+
+// SetNillableBootstrapScript sets the "bootstrap_script" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableBootstrapScript(v *string) *SessionCreate {
+	if v != nil {
+		_c.SetBootstrapScript(*v)
+	}
+	return _c
+}
+
 // SetNumQueries sets the "num_queries" field.
 func (_c *SessionCreate) SetNumQueries(v int) *SessionCreate {
 	_c.mutation.SetNumQueries(v)
@@ -388,6 +402,10 @@ func (_c *SessionCreate) defaults() {
 		v := session.DefaultTag
 		_c.mutation.SetTag(v)
 	}
+	if _, ok := _c.mutation.BootstrapScript(); !ok {
+		v := session.DefaultBootstrapScript
+		_c.mutation.SetBootstrapScript(v)
+	}
 	if _, ok := _c.mutation.NumQueries(); !ok {
 		v := session.DefaultNumQueries
 		_c.mutation.SetNumQueries(v)
@@ -461,6 +479,9 @@ func (_c *SessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.Tag(); !ok {
 		return &ValidationError{Name: "tag", err: errors.New(`ent: missing required field "Session.tag"`)}
+	}
+	if _, ok := _c.mutation.BootstrapScript(); !ok {
+		return &ValidationError{Name: "bootstrap_script", err: errors.New(`ent: missing required field "Session.bootstrap_script"`)}
 	}
 	if _, ok := _c.mutation.NumQueries(); !ok {
 		return &ValidationError{Name: "num_queries", err: errors.New(`ent: missing required field "Session.num_queries"`)}
@@ -578,6 +599,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Tag(); ok {
 		_spec.SetField(session.FieldTag, field.TypeString, value)
 		_node.Tag = value
+	}
+	if value, ok := _c.mutation.BootstrapScript(); ok {
+		_spec.SetField(session.FieldBootstrapScript, field.TypeString, value)
+		_node.BootstrapScript = value
 	}
 	if value, ok := _c.mutation.NumQueries(); ok {
 		_spec.SetField(session.FieldNumQueries, field.TypeInt, value)
@@ -910,6 +935,18 @@ func (u *SessionUpsert) SetTag(v string) *SessionUpsert {
 // UpdateTag sets the "tag" field to the value that was provided on create.
 func (u *SessionUpsert) UpdateTag() *SessionUpsert {
 	u.SetExcluded(session.FieldTag)
+	return u
+}
+
+// SetBootstrapScript sets the "bootstrap_script" field.
+func (u *SessionUpsert) SetBootstrapScript(v string) *SessionUpsert {
+	u.Set(session.FieldBootstrapScript, v)
+	return u
+}
+
+// UpdateBootstrapScript sets the "bootstrap_script" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateBootstrapScript() *SessionUpsert {
+	u.SetExcluded(session.FieldBootstrapScript)
 	return u
 }
 
@@ -1314,6 +1351,20 @@ func (u *SessionUpsertOne) SetTag(v string) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateTag() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateTag()
+	})
+}
+
+// SetBootstrapScript sets the "bootstrap_script" field.
+func (u *SessionUpsertOne) SetBootstrapScript(v string) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetBootstrapScript(v)
+	})
+}
+
+// UpdateBootstrapScript sets the "bootstrap_script" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateBootstrapScript() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateBootstrapScript()
 	})
 }
 
@@ -1896,6 +1947,20 @@ func (u *SessionUpsertBulk) SetTag(v string) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateTag() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateTag()
+	})
+}
+
+// SetBootstrapScript sets the "bootstrap_script" field.
+func (u *SessionUpsertBulk) SetBootstrapScript(v string) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetBootstrapScript(v)
+	})
+}
+
+// UpdateBootstrapScript sets the "bootstrap_script" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateBootstrapScript() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateBootstrapScript()
 	})
 }
 

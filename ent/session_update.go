@@ -289,6 +289,20 @@ func (_u *SessionUpdate) SetNillableTag(v *string) *SessionUpdate {
 	return _u
 }
 
+// SetBootstrapScript sets the "bootstrap_script" field.
+func (_u *SessionUpdate) SetBootstrapScript(v string) *SessionUpdate {
+	_u.mutation.SetBootstrapScript(v)
+	return _u
+}
+
+// SetNillableBootstrapScript sets the "bootstrap_script" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableBootstrapScript(v *string) *SessionUpdate {
+	if v != nil {
+		_u.SetBootstrapScript(*v)
+	}
+	return _u
+}
+
 // SetNumQueries sets the "num_queries" field.
 func (_u *SessionUpdate) SetNumQueries(v int) *SessionUpdate {
 	_u.mutation.ResetNumQueries()
@@ -535,6 +549,9 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Tag(); ok {
 		_spec.SetField(session.FieldTag, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BootstrapScript(); ok {
+		_spec.SetField(session.FieldBootstrapScript, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.NumQueries(); ok {
 		_spec.SetField(session.FieldNumQueries, field.TypeInt, value)
@@ -880,6 +897,20 @@ func (_u *SessionUpdateOne) SetNillableTag(v *string) *SessionUpdateOne {
 	return _u
 }
 
+// SetBootstrapScript sets the "bootstrap_script" field.
+func (_u *SessionUpdateOne) SetBootstrapScript(v string) *SessionUpdateOne {
+	_u.mutation.SetBootstrapScript(v)
+	return _u
+}
+
+// SetNillableBootstrapScript sets the "bootstrap_script" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableBootstrapScript(v *string) *SessionUpdateOne {
+	if v != nil {
+		_u.SetBootstrapScript(*v)
+	}
+	return _u
+}
+
 // SetNumQueries sets the "num_queries" field.
 func (_u *SessionUpdateOne) SetNumQueries(v int) *SessionUpdateOne {
 	_u.mutation.ResetNumQueries()
@@ -1156,6 +1187,9 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if value, ok := _u.mutation.Tag(); ok {
 		_spec.SetField(session.FieldTag, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BootstrapScript(); ok {
+		_spec.SetField(session.FieldBootstrapScript, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.NumQueries(); ok {
 		_spec.SetField(session.FieldNumQueries, field.TypeInt, value)

@@ -26,6 +26,8 @@ type Tx struct {
 	ScalingGroup *ScalingGroupClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
+	// SessionTemplate is the client for interacting with the SessionTemplate builders.
+	SessionTemplate *SessionTemplateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// VFolder is the client for interacting with the VFolder builders.
@@ -170,6 +172,7 @@ func (tx *Tx) init() {
 	tx.ResourcePolicy = NewResourcePolicyClient(tx.config)
 	tx.ScalingGroup = NewScalingGroupClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
+	tx.SessionTemplate = NewSessionTemplateClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.VFolder = NewVFolderClient(tx.config)
 	tx.VFolderInvitation = NewVFolderInvitationClient(tx.config)

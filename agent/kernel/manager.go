@@ -63,6 +63,9 @@ type Config struct {
 	PidsLimit    int64
 	ReadyTimeout time.Duration // how long a runner has to become ready
 	FlushTimeout time.Duration // default hold of an execute answer
+	// BootstrapTimeout limits a session's bootstrap script; 0:
+	// aproto.BootstrapTimeout, which the manager's start wait assumes.
+	BootstrapTimeout time.Duration
 	// GPUs hands out the host's GPUs to kernels that ask for cuda.device
 	// slots; nil: the host has none.
 	GPUs *gpu.Allocator
@@ -124,6 +127,9 @@ type Kernel struct {
 	died        *signal // fires when the container dies while starting
 	oom         bool
 	slots       resource.Slots // what it was given, for Occupied
+	// bootstrapOut is the bootstrap script's output, shown at the head
+	// of the kernel's logs.
+	bootstrapOut string
 }
 
 // signal is a channel closed at most once.
@@ -143,6 +149,9 @@ func New(cfg Config, rt runtime.Runtime, log *slog.Logger, onDied DiedFunc) *Man
 	}
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = DefaultFlushTimeout
+	}
+	if cfg.BootstrapTimeout <= 0 {
+		cfg.BootstrapTimeout = aproto.BootstrapTimeout
 	}
 	if onDied == nil {
 		onDied = func(aproto.KernelEvent) {}
@@ -355,6 +364,16 @@ func (m *Manager) create(ctx context.Context, k *Kernel, req aproto.CreateKernel
 	k.mu.Lock()
 	k.conn, k.state = c, stateRunning
 	k.mu.Unlock()
+	if req.BootstrapScript != "" {
+		if err := m.bootstrap(ctx, k, req.BootstrapScript); err != nil {
+			// The caller removes the container; its die event must not be
+			// reported as a crash that would word the session's end.
+			k.mu.Lock()
+			k.state = stateDestroying
+			k.mu.Unlock()
+			return aproto.KernelInfo{}, fmt.Errorf("kernel %s: %w", k.id, err)
+		}
+	}
 	return aproto.KernelInfo{KernelID: k.id, ContainerID: cid}, nil
 }
 
@@ -599,7 +618,7 @@ func (m *Manager) Logs(ctx context.Context, id string) (aproto.Logs, error) {
 		return aproto.Logs{}, err
 	}
 	k.mu.Lock()
-	cid := k.containerID
+	cid, boot := k.containerID, k.bootstrapOut
 	k.mu.Unlock()
 	if cid == "" {
 		return aproto.Logs{}, fmt.Errorf("kernel %s has no container yet: %w", id, errdefs.ErrUnavailable)
@@ -607,6 +626,9 @@ func (m *Manager) Logs(ctx context.Context, id string) (aproto.Logs, error) {
 	logs, err := m.rt.Logs(ctx, cid)
 	if err != nil {
 		return aproto.Logs{}, fmt.Errorf("kernel %s: %w", id, err)
+	}
+	if boot != "" {
+		logs = "[bootstrap script output]\n" + boot + "[end of bootstrap script output]\n" + logs
 	}
 	return aproto.Logs{Logs: logs}, nil
 }

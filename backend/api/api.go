@@ -85,6 +85,7 @@ func (h *Handlers) Register(e *echo.Echo) {
 	h.registerAdmin(g)
 	h.registerApps(g)
 	h.registerFolders(g)
+	h.registerTemplates(g)
 	g.GET("/events/session", h.sessionEvents)
 	g.GET("/stream/session/:name/execute", h.executeStream)
 	g.GET("/stream/kernel/:name/execute", h.executeStream)

@@ -151,7 +151,9 @@ func (h *Handlers) folderUpload(c echo.Context) error {
 			continue // a form field, not a file
 		}
 		if _, err := up.Write(name, p); err != nil {
-			p.Close()
+			// No p.Close(): it would drain the rest of the part, reading
+			// a huge over-quota file to its end before answering. The
+			// server drops the unread body and closes the connection.
 			return err
 		}
 		p.Close()

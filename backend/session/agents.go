@@ -386,7 +386,7 @@ func (s *Service) reconcile(ctx context.Context, hb aproto.Heartbeat) ([]string,
 			case types.StatusScheduled, types.StatusPreparing, types.StatusPending:
 				// Possibly being started right now by this manager; a start
 				// older than its deadline is stale.
-				if time.Since(sess.StatusChanged) < 3*time.Minute {
+				if time.Since(sess.StatusChanged) < time.Minute+startWait(sess) {
 					wanted[k.ID.String()] = true
 					continue
 				}

@@ -113,3 +113,30 @@ func (s *Service) DialApp(ctx context.Context, owner, nameOrID, app string) (io.
 	}
 	return rwc, nil
 }
+
+// createdServicePorts lists the apps of image for the create answer, in
+// the wire form ({"name","protocol","ports":[port]}). Create resolved the
+// image through the image cache a moment before, so the labels are read
+// from that cache rather than from the database; a cache emptied by an
+// agent's image report in between, or a label that does not parse (the
+// app endpoints report that), yields an empty list, never a failed create.
+func (s *Service) createdServicePorts(image string) []apitypes.ServicePort {
+	out := []apitypes.ServicePort{}
+	s.imgMu.Lock()
+	var labels map[string]string
+	for _, im := range s.imgCache {
+		if im.ID == image {
+			labels = im.Labels
+			break
+		}
+	}
+	s.imgMu.Unlock()
+	ports, err := types.ParseServicePorts(labels[types.LabelServicePorts])
+	if err != nil {
+		return out
+	}
+	for _, p := range ports {
+		out = append(out, apitypes.ServicePort{Name: p.Name, Protocol: p.Protocol, Ports: []int{p.Port}})
+	}
+	return out
+}

@@ -190,6 +190,9 @@ func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSe
 		if req.Tag != nil {
 			c.SetTag(*req.Tag)
 		}
+		if req.BootstrapScript != nil {
+			c.SetBootstrapScript(*req.BootstrapScript)
+		}
 		c.SetScalingGroup(grp.ID)
 		var err error
 		sess, err = c.Save(ctx)
@@ -241,7 +244,7 @@ func (s *Service) Create(ctx context.Context, owner Owner, req apitypes.CreateSe
 func (s *Service) result(sess *ent.Session, created bool) *apitypes.CreateSessionResult {
 	return &apitypes.CreateSessionResult{
 		SessionID: sess.ID.String(), KernelID: sess.ID.String(), SessionName: sess.Name,
-		Status: sess.Status, StatusInfo: sess.StatusInfo, ServicePorts: []apitypes.ServicePort{}, Created: created,
+		Status: sess.Status, StatusInfo: sess.StatusInfo, ServicePorts: s.createdServicePorts(sess.Image), Created: created,
 	}
 }
 

@@ -191,23 +191,40 @@ func (s *Service) startKernel(ctx context.Context, sess *ent.Session, agentID, a
 		KernelID: k.ID.String(), SessionID: id.String(), SessionName: sess.Name,
 		OwnerAccessKey: sess.OwnerAccessKey, Image: sess.Image,
 		Resources: sess.RequestedSlots, Environ: sess.Environ, Network: sess.Network, Mounts: sess.Mounts,
+		BootstrapScript: sess.BootstrapScript,
 	}
 	if img, _, _ := s.ImageByName(ctx, sess.Image); img != nil {
 		req.Image, req.RuntimeType, req.RuntimePath = img.Ref, img.RuntimeType, img.RuntimePath
 		req.JailPolicy = img.Labels[types.LabelJailPolicy]
 	}
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, startWait(sess))
 	info, err := s.rpc.CreateKernel(cctx, addr, req)
 	cancel()
 	if err != nil {
-		s.log.Warn("kernel start failed", "session_id", id, "agent_id", agentID, "err", err)
-		s.finish(ctx, id, types.StatusError, "kernel start failed: "+err.Error())
+		reason := "kernel start failed: " + err.Error()
+		// The script's own failure is the user's to fix: report it as
+		// the agent worded it, without the wrapping.
+		if i := strings.Index(err.Error(), aproto.BootstrapFailed); i >= 0 {
+			reason = err.Error()[i:]
+		} else {
+			s.log.Warn("kernel start failed", "session_id", id, "agent_id", agentID, "err", err)
+		}
+		s.finish(ctx, id, types.StatusError, reason)
 		return
 	}
 	select {
 	case s.startedCh <- startedKernel{sess: sess, kernelID: k.ID, containerID: info.ContainerID, addr: addr}:
 	case <-s.runDone: // shutting down: the next manager reconciles it
 	}
+}
+
+// startWait is how long starting a session's kernel may take: a bootstrap
+// script gets its own time limit on top.
+func startWait(sess *ent.Session) time.Duration {
+	if sess.BootstrapScript != "" {
+		return 2*time.Minute + aproto.BootstrapTimeout
+	}
+	return 2 * time.Minute
 }
 
 // finish moves a live session to a final status. It is a no-op when the

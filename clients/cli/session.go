@@ -23,7 +23,7 @@ func (a *app) sessionCommand() *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(a.sessionLs(), a.sessionInfo(), a.sessionRm(), a.sessionLogs())
+	cmd.AddCommand(a.sessionLs(), a.sessionInfo(), a.sessionRm(), a.sessionLogs(), a.sessionCreate())
 	cmd.AddCommand(a.fileCommands()...)
 	return cmd
 }

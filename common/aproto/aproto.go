@@ -184,7 +184,18 @@ type CreateKernel struct {
 	Network    bool               `json:"network"` // false: no network at all
 	// Mounts are virtual folders to bind-mount at /home/work/{name}.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// BootstrapScript runs once (sh -c, in /home/work, through the runner)
+	// before the kernel counts as started; empty: none.
+	BootstrapScript string `json:"bootstrapScript,omitempty"`
 }
+
+// BootstrapTimeout limits a kernel's bootstrap script; the manager waits
+// this long on top of its usual kernel start wait.
+const BootstrapTimeout = 5 * time.Minute
+
+// BootstrapFailed starts the error text of a failed bootstrap script; the
+// manager keeps the text from here on as the session's status info.
+const BootstrapFailed = "bootstrap script failed"
 
 // Mount is one virtual folder in a kernel: HostPath is its directory on the
 // agent's host (the same path on every agent: a shared filesystem when

@@ -1,7 +1,9 @@
 // Command bench measures bai against plain baselines in one run and prints a
 // side-by-side table: session cold start against `docker run`, execute round
 // trips against a local python3 REPL over pipes, and the idle memory of the
-// manager process and of the runner inside a kernel container.
+// manager process and of the runner inside a kernel container. Its storage
+// section (storage.go) times a large file through the folder API and
+// through a session's mount against cp on the same disk.
 //
 // It starts its own `bai dev` on a temporary data directory and free ports,
 // drives it with the independent compat client, and removes everything it
@@ -62,6 +64,9 @@ type config struct {
 	// jailRounds is how many times each jail workload runs in each mode
 	// (0 skips the jail section, which needs a C image).
 	jailRounds int
+	// storageMiB sizes the file of the storage throughput section (0
+	// skips it).
+	storageMiB int
 }
 
 func main() {
@@ -78,6 +83,7 @@ func main() {
 	flag.IntVar(&cfg.langColdRuns, "lang-n", 3, "cold starts per language")
 	flag.IntVar(&cfg.langRTTRuns, "lang-rtt", 20, "trivial-statement round trips per REPL language")
 	flag.IntVar(&cfg.jailRounds, "jail-rounds", 25, "rounds of each jail workload per mode (0: skip the jail section)")
+	flag.IntVar(&cfg.storageMiB, "storage-mib", 1024, "file size in MiB of the storage throughput section (0: skip it)")
 	flag.StringVar(&cfg.only, "only", "", `run one part only: "cluster" (manager with simulated agents) or "dev" (bai dev on Docker)`)
 	flag.IntVar(&cfg.cluster.hbAgents, "cluster-hb-agents", 500, "simulated agents of the heartbeat CPU measurement")
 	flag.IntVar(&cfg.cluster.agents, "cluster-agents", 200, "simulated agents of the placement measurement")
@@ -163,6 +169,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	track := func(id string) { sessions = appendID(sessions, id) }
 	lrows := benchLangs(ctx, c, ls, refs, cfg.langColdRuns, cfg.langRTTRuns, track, log)
 	printLangTable(out, lrows, cfg.langColdRuns, cfg.langRTTRuns)
+	if cfg.storageMiB > 0 {
+		if err := benchStorage(ctx, srv, cfg.image, cfg.storageMiB, log, out); err != nil {
+			return err
+		}
+	}
 	if cfg.jailRounds > 0 {
 		images, err := langs.LocalImages(ctx)
 		if err != nil {

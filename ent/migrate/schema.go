@@ -167,6 +167,7 @@ var (
 		{Name: "network", Type: field.TypeBool, Default: false},
 		{Name: "mounts", Type: field.TypeJSON, Nullable: true},
 		{Name: "tag", Type: field.TypeString, Default: ""},
+		{Name: "bootstrap_script", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "num_queries", Type: field.TypeInt, Default: 0},
 		{Name: "last_stat", Type: field.TypeJSON, Nullable: true},
 		{Name: "last_activity", Type: field.TypeTime},
@@ -193,6 +194,28 @@ var (
 				Name:    "session_status",
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[8]},
+			},
+		},
+	}
+	// SessionTemplatesColumns holds the columns for the "session_templates" table.
+	SessionTemplatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "name", Type: field.TypeString},
+		{Name: "owner_access_key", Type: field.TypeString},
+		{Name: "template", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "modified_at", Type: field.TypeTime},
+	}
+	// SessionTemplatesTable holds the schema information for the "session_templates" table.
+	SessionTemplatesTable = &schema.Table{
+		Name:       "session_templates",
+		Columns:    SessionTemplatesColumns,
+		PrimaryKey: []*schema.Column{SessionTemplatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sessiontemplate_owner_access_key",
+				Unique:  false,
+				Columns: []*schema.Column{SessionTemplatesColumns[2]},
 			},
 		},
 	}
@@ -279,6 +302,7 @@ var (
 		ResourcePoliciesTable,
 		ScalingGroupsTable,
 		SessionsTable,
+		SessionTemplatesTable,
 		UsersTable,
 		VfoldersTable,
 		VfolderInvitationsTable,

@@ -27,6 +27,9 @@ type ScalingGroup func(*sql.Selector)
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 
+// SessionTemplate is the predicate function for sessiontemplate builders.
+type SessionTemplate func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 

@@ -42,6 +42,9 @@ func (Session) Fields() []ent.Field {
 		// host path, read-only), handed to the agent at dispatch.
 		field.JSON("mounts", []aproto.Mount{}).Optional(),
 		field.String("tag").Default(""),
+		// bootstrap_script runs once when the kernel starts, before the
+		// session turns RUNNING.
+		field.Text("bootstrap_script").Default(""),
 		field.Int("num_queries").Default(0),
 		field.JSON("last_stat", map[string]any{}).Optional(),
 		// last_activity is the last execution or stream traffic; idle

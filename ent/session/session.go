@@ -51,6 +51,8 @@ const (
 	FieldMounts = "mounts"
 	// FieldTag holds the string denoting the tag field in the database.
 	FieldTag = "tag"
+	// FieldBootstrapScript holds the string denoting the bootstrap_script field in the database.
+	FieldBootstrapScript = "bootstrap_script"
 	// FieldNumQueries holds the string denoting the num_queries field in the database.
 	FieldNumQueries = "num_queries"
 	// FieldLastStat holds the string denoting the last_stat field in the database.
@@ -95,6 +97,7 @@ var Columns = []string{
 	FieldNetwork,
 	FieldMounts,
 	FieldTag,
+	FieldBootstrapScript,
 	FieldNumQueries,
 	FieldLastStat,
 	FieldLastActivity,
@@ -139,6 +142,8 @@ var (
 	DefaultNetwork bool
 	// DefaultTag holds the default value on creation for the "tag" field.
 	DefaultTag string
+	// DefaultBootstrapScript holds the default value on creation for the "bootstrap_script" field.
+	DefaultBootstrapScript string
 	// DefaultNumQueries holds the default value on creation for the "num_queries" field.
 	DefaultNumQueries int
 	// DefaultLastActivity holds the default value on creation for the "last_activity" field.
@@ -225,6 +230,11 @@ func ByNetwork(opts ...sql.OrderTermOption) OrderOption {
 // ByTag orders the results by the tag field.
 func ByTag(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTag, opts...).ToFunc()
+}
+
+// ByBootstrapScript orders the results by the bootstrap_script field.
+func ByBootstrapScript(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBootstrapScript, opts...).ToFunc()
 }
 
 // ByNumQueries orders the results by the num_queries field.

@@ -126,6 +126,11 @@ func Tag(v string) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldTag, v))
 }
 
+// BootstrapScript applies equality check predicate on the "bootstrap_script" field. It's identical to BootstrapScriptEQ.
+func BootstrapScript(v string) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldBootstrapScript, v))
+}
+
 // NumQueries applies equality check predicate on the "num_queries" field. It's identical to NumQueriesEQ.
 func NumQueries(v int) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldNumQueries, v))
@@ -1024,6 +1029,71 @@ func TagEqualFold(v string) predicate.Session {
 // TagContainsFold applies the ContainsFold predicate on the "tag" field.
 func TagContainsFold(v string) predicate.Session {
 	return predicate.Session(sql.FieldContainsFold(FieldTag, v))
+}
+
+// BootstrapScriptEQ applies the EQ predicate on the "bootstrap_script" field.
+func BootstrapScriptEQ(v string) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptNEQ applies the NEQ predicate on the "bootstrap_script" field.
+func BootstrapScriptNEQ(v string) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptIn applies the In predicate on the "bootstrap_script" field.
+func BootstrapScriptIn(vs ...string) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldBootstrapScript, vs...))
+}
+
+// BootstrapScriptNotIn applies the NotIn predicate on the "bootstrap_script" field.
+func BootstrapScriptNotIn(vs ...string) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldBootstrapScript, vs...))
+}
+
+// BootstrapScriptGT applies the GT predicate on the "bootstrap_script" field.
+func BootstrapScriptGT(v string) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptGTE applies the GTE predicate on the "bootstrap_script" field.
+func BootstrapScriptGTE(v string) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptLT applies the LT predicate on the "bootstrap_script" field.
+func BootstrapScriptLT(v string) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptLTE applies the LTE predicate on the "bootstrap_script" field.
+func BootstrapScriptLTE(v string) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptContains applies the Contains predicate on the "bootstrap_script" field.
+func BootstrapScriptContains(v string) predicate.Session {
+	return predicate.Session(sql.FieldContains(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptHasPrefix applies the HasPrefix predicate on the "bootstrap_script" field.
+func BootstrapScriptHasPrefix(v string) predicate.Session {
+	return predicate.Session(sql.FieldHasPrefix(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptHasSuffix applies the HasSuffix predicate on the "bootstrap_script" field.
+func BootstrapScriptHasSuffix(v string) predicate.Session {
+	return predicate.Session(sql.FieldHasSuffix(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptEqualFold applies the EqualFold predicate on the "bootstrap_script" field.
+func BootstrapScriptEqualFold(v string) predicate.Session {
+	return predicate.Session(sql.FieldEqualFold(FieldBootstrapScript, v))
+}
+
+// BootstrapScriptContainsFold applies the ContainsFold predicate on the "bootstrap_script" field.
+func BootstrapScriptContainsFold(v string) predicate.Session {
+	return predicate.Session(sql.FieldContainsFold(FieldBootstrapScript, v))
 }
 
 // NumQueriesEQ applies the EQ predicate on the "num_queries" field.
