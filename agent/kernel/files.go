@@ -17,6 +17,7 @@ import (
 
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/relpath"
 )
 
 // ContainerWorkDir is where a kernel's work dir appears inside its container.
@@ -60,25 +61,7 @@ func (w *Workspace) Close() error { return w.root.Close() }
 // dir ("." for the work dir itself). Paths under /home/work are taken as
 // that dir; other absolute paths and ".." components are refused.
 func CleanPath(p string) (string, error) {
-	if strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("path %q contains a NUL byte: %w", p, errdefs.ErrInvalidArgument)
-	}
-	orig := p // messages quote what the user gave
-	if p == ContainerWorkDir || strings.HasPrefix(p, ContainerWorkDir+"/") {
-		p = strings.TrimPrefix(strings.TrimPrefix(p, ContainerWorkDir), "/")
-	}
-	if strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("path %q is absolute; give a path relative to %s: %w", orig, ContainerWorkDir, errdefs.ErrInvalidArgument)
-	}
-	for _, c := range strings.Split(p, "/") {
-		if c == ".." {
-			return "", fmt.Errorf("path %q contains \"..\"; paths must stay inside %s: %w", orig, ContainerWorkDir, errdefs.ErrInvalidArgument)
-		}
-	}
-	if p == "" {
-		return ".", nil
-	}
-	return path.Clean(p), nil
+	return relpath.Clean(p, ContainerWorkDir, ContainerWorkDir)
 }
 
 // fsErr maps a file system error on rel to an errdefs sentinel with a

@@ -76,7 +76,7 @@ func relay(c net.Conn, log *slog.Logger) {
 		return
 	}
 	log.Debug("relay opened", "port", port)
-	pipe(bufConn{Conn: c, r: br}, t)
+	kproto.Pipe(bufConn{Conn: c, r: br}, t)
 }
 
 // bufConn reads through the buffered reader that took the header, so bytes
@@ -94,23 +94,4 @@ func (b bufConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return b.Conn.Close()
-}
-
-// pipe copies a ⇄ b until either side ends, then half-closes the other so
-// a response still in flight is delivered.
-func pipe(a, b net.Conn) {
-	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		} else {
-			_ = dst.Close()
-		}
-		done <- struct{}{}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	<-done
-	<-done
 }

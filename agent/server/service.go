@@ -13,6 +13,7 @@ import (
 
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/kproto"
 )
 
 // Services is what the service-port routes need from the kernel manager.
@@ -72,25 +73,6 @@ func proxy(c echo.Context, s Services) error {
 			return nil
 		}
 	}
-	pipe(conn, svc)
+	kproto.Pipe(conn, svc)
 	return nil
-}
-
-// pipe copies a ⇄ b until both directions end; when one side stops sending,
-// the other is half-closed so replies still in flight arrive.
-func pipe(a, b net.Conn) {
-	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		} else {
-			_ = dst.Close()
-		}
-		done <- struct{}{}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	<-done
-	<-done
 }

@@ -26,6 +26,7 @@ import (
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
+	"baigo.dev/bai/common/relpath"
 	"baigo.dev/bai/ent"
 	entvf "baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
@@ -270,21 +271,7 @@ func (s *Service) Mounts(ctx context.Context, ak string, names []string) ([]apro
 // cleanPath checks a path inside a folder and returns it relative to the
 // folder ("." for the folder itself).
 func cleanPath(p string) (string, error) {
-	if strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("path %q contains a NUL byte: %w", p, errdefs.ErrInvalidArgument)
-	}
-	if strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("path %q is absolute; give a path relative to the folder: %w", p, errdefs.ErrInvalidArgument)
-	}
-	for _, c := range strings.Split(p, "/") {
-		if c == ".." {
-			return "", fmt.Errorf("path %q contains \"..\"; paths must stay inside the folder: %w", p, errdefs.ErrInvalidArgument)
-		}
-	}
-	if p == "" {
-		return ".", nil
-	}
-	return path.Clean(p), nil
+	return relpath.Clean(p, "the folder", "")
 }
 
 func fsErr(rel string, err error) error {

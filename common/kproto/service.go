@@ -1,5 +1,10 @@
 package kproto
 
+import (
+	"io"
+	"net"
+)
+
 // ProxySocket is the runner's relay socket in the ipc directory. The agent
 // connects, writes the target port as a decimal line ("7681\n"), and the
 // runner answers one line: "ok\n" once it has connected to
@@ -23,4 +28,25 @@ type ServiceResult struct {
 	Status string `json:"status"` // "started" (also when it already ran) or "failed"
 	Port   int    `json:"port,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// Pipe carries the bytes of a relayed connection: it copies a ⇄ b until both
+// directions end, half-closing each side when the other stops sending so a
+// reply still in flight is delivered. The agent and the runner each join
+// their two ends of the relay with it.
+func Pipe(a, b net.Conn) {
+	done := make(chan struct{}, 2)
+	cp := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		} else {
+			_ = dst.Close()
+		}
+		done <- struct{}{}
+	}
+	go cp(a, b)
+	go cp(b, a)
+	<-done
+	<-done
 }
