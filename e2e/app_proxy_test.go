@@ -40,8 +40,8 @@ func TestAppProxy(t *testing.T) {
 		t.Fatalf("proxy before start-service: %v, want a conflict", err)
 	}
 	// An app the image does not declare: 400, through the CLI's words.
-	r := bai(t, sharedEnv(), time.Minute, "app", name, "jupyter", "--bind", "127.0.0.1:0")
-	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 400") || !strings.Contains(r.stderr, `declares no app "jupyter"`) {
+	r := bai(t, sharedEnv(), time.Minute, "app", name, "tensorboard", "--bind", "127.0.0.1:0")
+	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 400") || !strings.Contains(r.stderr, `declares no app "tensorboard"`) {
 		t.Fatalf("undeclared app: exit %d, stderr %q", r.code, r.stderr)
 	}
 

@@ -22,23 +22,51 @@ const startServiceTimeout = 30 * time.Second
 // StartService asks the kernel's runner to start an app and waits for its
 // answer (the runner answers once the app's port accepts connections).
 func (m *Manager) StartService(ctx context.Context, id string, req aproto.StartService) (aproto.ServiceResult, error) {
-	k, err := m.get(id)
+	b, _ := json.Marshal(kproto.StartService{App: req.App, Protocol: req.Protocol, Port: req.Port, Envs: req.Envs, Arguments: req.Arguments})
+	res, err := m.serviceCall(ctx, id, kproto.OpStartService, b)
 	if err != nil {
 		return aproto.ServiceResult{}, err
+	}
+	if res.Status != "started" {
+		return aproto.ServiceResult{}, fmt.Errorf("app %q did not start: %s: %w", req.App, res.Error, errdefs.ErrUnavailable)
+	}
+	return aproto.ServiceResult{App: req.App, Port: res.Port}, nil
+}
+
+// ShutdownService asks the kernel's runner to stop an app; stopping one
+// that is not running succeeds.
+func (m *Manager) ShutdownService(ctx context.Context, id, app string) error {
+	b, _ := json.Marshal(kproto.StartService{App: app})
+	res, err := m.serviceCall(ctx, id, kproto.OpShutdownService, b)
+	if err != nil {
+		return err
+	}
+	if res.Status != "stopped" {
+		return fmt.Errorf("app %q did not stop: %s: %w", app, res.Error, errdefs.ErrUnavailable)
+	}
+	return nil
+}
+
+// serviceCall sends one service op to the runner and waits for its
+// service-result. One call at a time per kernel: the runner answers in
+// order, and a stale answer to a call that timed out is dropped first.
+func (m *Manager) serviceCall(ctx context.Context, id, op string, payload []byte) (kproto.ServiceResult, error) {
+	k, err := m.get(id)
+	if err != nil {
+		return kproto.ServiceResult{}, err
 	}
 	k.svcMu.Lock()
 	defer k.svcMu.Unlock()
 	c, err := k.liveConn()
 	if err != nil {
-		return aproto.ServiceResult{}, err
+		return kproto.ServiceResult{}, err
 	}
-	select { // drop a stale answer to a request that timed out
+	select {
 	case <-c.service:
 	default:
 	}
-	b, _ := json.Marshal(kproto.StartService{App: req.App, Protocol: req.Protocol, Port: req.Port, Envs: req.Envs, Arguments: req.Arguments})
-	if err := c.send(kproto.OpStartService, b); err != nil {
-		return aproto.ServiceResult{}, err
+	if err := c.send(op, payload); err != nil {
+		return kproto.ServiceResult{}, err
 	}
 	t := time.NewTimer(startServiceTimeout)
 	defer t.Stop()
@@ -46,16 +74,13 @@ func (m *Manager) StartService(ctx context.Context, id string, req aproto.StartS
 	case msg := <-c.service:
 		var res kproto.ServiceResult
 		if err := json.Unmarshal(msg.Payload, &res); err != nil {
-			return aproto.ServiceResult{}, fmt.Errorf("kernel %s: bad service-result from the runner: %v: %w", id, err, errdefs.ErrInternal)
+			return res, fmt.Errorf("kernel %s: bad service-result from the runner: %v: %w", id, err, errdefs.ErrInternal)
 		}
-		if res.Status != "started" {
-			return aproto.ServiceResult{}, fmt.Errorf("app %q did not start: %s: %w", req.App, res.Error, errdefs.ErrUnavailable)
-		}
-		return aproto.ServiceResult{App: req.App, Port: res.Port}, nil
+		return res, nil
 	case <-t.C:
-		return aproto.ServiceResult{}, fmt.Errorf("app %q: the runner did not answer within %s: %w", req.App, startServiceTimeout, errdefs.ErrTimeout)
+		return kproto.ServiceResult{}, fmt.Errorf("kernel %s: the runner did not answer %s within %s: %w", id, op, startServiceTimeout, errdefs.ErrTimeout)
 	case <-ctx.Done():
-		return aproto.ServiceResult{}, ctx.Err()
+		return kproto.ServiceResult{}, ctx.Err()
 	}
 }
 

@@ -292,9 +292,9 @@ func (r *runner) handle(ctx context.Context, frames [][]byte) {
 	case kproto.OpStartService:
 		r.em.Send(kproto.OpServiceResult, mustJSON(r.startService(m.Payload)))
 	case kproto.OpShutdownService:
-		r.em.Send(kproto.OpServiceResult, mustJSON(kproto.ServiceResult{Status: "failed", Error: "shutdown-service is not supported by this runner"}))
+		r.em.Send(kproto.OpServiceResult, mustJSON(r.shutdownService(m.Payload)))
 	case kproto.OpGetApps:
-		r.em.Send(kproto.OpAppsResult, []byte("{}"))
+		r.em.Send(kproto.OpAppsResult, mustJSON(r.runningApps()))
 	default:
 		r.log.Warn("unknown op", "op", m.Op)
 		r.em.Send(kproto.OpRunnerError, []byte(fmt.Sprintf("unknown op %q", m.Op)))

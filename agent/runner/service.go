@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"strconv"
 	"time"
 
@@ -19,7 +20,12 @@ const serviceWait = 20 * time.Second
 // declares the app; this table says which ones this runner can run.
 var apps = map[string]func(r *runner, port int) (io.Closer, error){
 	"terminal": func(r *runner, port int) (io.Closer, error) { return startTerminal(r.cfg, r.log, port) },
+	"jupyter":  func(r *runner, port int) (io.Closer, error) { return startJupyter(r.cfg, r.log, port) },
 }
+
+// exiter is an app that can end on its own (a server process); one that
+// has ended is started again by the next start-service.
+type exiter interface{ Exited() bool }
 
 // startService serves OpStartService. An app that already runs answers
 // started again, so clients may call it before every connection.
@@ -43,6 +49,12 @@ func (r *runner) startService(payload []byte) kproto.ServiceResult {
 	if r.services == nil {
 		r.services = map[string]io.Closer{}
 	}
+	if svc, ok := r.services[req.App]; ok {
+		if e, ok := svc.(exiter); ok && e.Exited() {
+			r.log.Info("service had exited; starting it again", "app", req.App)
+			delete(r.services, req.App)
+		}
+	}
 	if _, running := r.services[req.App]; !running {
 		svc, err := start(r, req.Port)
 		if err != nil {
@@ -58,6 +70,49 @@ func (r *runner) startService(payload []byte) kproto.ServiceResult {
 	}
 	res.Status = "started"
 	return res
+}
+
+// shutdownService serves OpShutdownService: it stops a running app (its
+// open connections end with it). Stopping an app that is not running
+// answers "stopped" too, so the call is idempotent.
+func (r *runner) shutdownService(payload []byte) kproto.ServiceResult {
+	var req kproto.StartService
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return kproto.ServiceResult{Status: "failed", Error: "bad shutdown-service request: " + err.Error()}
+	}
+	res := kproto.ServiceResult{App: req.App}
+	if _, ok := apps[req.App]; !ok {
+		res.Status, res.Error = "failed", fmt.Sprintf("this runner has no app %q", req.App)
+		return res
+	}
+	r.mu.Lock()
+	svc, ok := r.services[req.App]
+	delete(r.services, req.App)
+	r.mu.Unlock()
+	if ok {
+		if err := svc.Close(); err != nil {
+			res.Status, res.Error = "failed", err.Error()
+			return res
+		}
+		r.log.Info("service stopped", "app", req.App)
+	}
+	res.Status = "stopped"
+	return res
+}
+
+// runningApps serves OpGetApps: the apps running now.
+func (r *runner) runningApps() kproto.Apps {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := kproto.Apps{Running: []string{}}
+	for name, svc := range r.services {
+		if e, ok := svc.(exiter); ok && e.Exited() {
+			continue
+		}
+		out.Running = append(out.Running, name)
+	}
+	sort.Strings(out.Running)
+	return out
 }
 
 // waitPort waits until 127.0.0.1:port accepts a connection.

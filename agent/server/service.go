@@ -19,6 +19,7 @@ import (
 // Services is what the service-port routes need from the kernel manager.
 type Services interface {
 	StartService(ctx context.Context, id string, req aproto.StartService) (aproto.ServiceResult, error)
+	ShutdownService(ctx context.Context, id, app string) error
 	DialService(ctx context.Context, id string, port int) (net.Conn, error)
 }
 
@@ -37,6 +38,16 @@ func registerServices(e *echo.Echo, k Kernels) {
 			return err
 		}
 		return c.JSON(http.StatusOK, res)
+	})
+	e.POST("/v1/kernels/:id/shutdown-service", func(c echo.Context) error {
+		var req aproto.ShutdownService
+		if err := bind(c, &req); err != nil {
+			return err
+		}
+		if err := s.ShutdownService(c.Request().Context(), c.Param("id"), req.App); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
 	})
 	e.GET("/v1/kernels/:id/proxy", func(c echo.Context) error { return proxy(c, s) })
 }

@@ -18,6 +18,11 @@ func (c *Client) StartService(ctx context.Context, addr, kernelID string, req ap
 	return &out, c.do(ctx, http.MethodPost, kernelURL(addr, kernelID, "/start-service"), req, &out)
 }
 
+// ShutdownService asks the kernel's runner to stop an app.
+func (c *Client) ShutdownService(ctx context.Context, addr, kernelID, app string) error {
+	return c.do(ctx, http.MethodPost, kernelURL(addr, kernelID, "/shutdown-service"), aproto.ShutdownService{App: app}, nil)
+}
+
 // DialService opens a byte pipe to 127.0.0.1:port inside the kernel (the
 // agent's relay upgrade, see aproto). The caller closes it. ctx bounds only
 // the set-up.

@@ -18,6 +18,7 @@ import (
 func (h *Handlers) registerApps(g *echo.Group) {
 	for _, p := range []string{"/session", "/kernel"} {
 		g.POST(p+"/:name/start-service", h.startService)
+		g.POST(p+"/:name/shutdown-service", h.shutdownService)
 	}
 	for _, p := range []string{"/stream/session", "/stream/kernel"} {
 		g.GET(p+"/:name/tcpproxy", func(c echo.Context) error { return h.appProxy(c, "") })
@@ -35,6 +36,21 @@ func (h *Handlers) startService(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+func (h *Handlers) shutdownService(c echo.Context) error {
+	var req apitypes.ShutdownService
+	if err := bind(c, &req, true); err != nil {
+		return err
+	}
+	app := req.ServiceName
+	if app == "" {
+		app = req.App
+	}
+	if err := h.Sessions.ShutdownService(c.Request().Context(), owner(c).AccessKey, c.Param("name"), app); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // appProxy serves GET /stream/session/{name}/tcpproxy?app= and httpproxy:

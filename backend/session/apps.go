@@ -79,6 +79,23 @@ func (s *Service) StartService(ctx context.Context, owner, nameOrID string, req 
 	return &apitypes.StartServiceResult{App: sp.Name, Protocol: sp.Protocol, Port: res.Port}, nil
 }
 
+// ShutdownService stops an app the session's image declares; its open
+// proxy connections end. Stopping an app that is not running succeeds.
+func (s *Service) ShutdownService(ctx context.Context, owner, nameOrID, app string) error {
+	sp, err := s.app(ctx, owner, nameOrID, app)
+	if err != nil {
+		return err
+	}
+	sess, k, err := s.running(ctx, owner, nameOrID)
+	if err != nil {
+		return err
+	}
+	if err := s.rpc.ShutdownService(ctx, k.AgentAddr, k.ID.String(), sp.Name); err != nil {
+		return s.kernelGone(ctx, sess, err)
+	}
+	return nil
+}
+
 // CheckApp resolves an app for the proxy before the client's connection is
 // upgraded, so a bad request gets a plain HTTP error.
 func (s *Service) CheckApp(ctx context.Context, owner, nameOrID, app string) (types.ServicePort, error) {

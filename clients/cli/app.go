@@ -16,13 +16,14 @@ import (
 
 func (a *app) appCommand() *cobra.Command {
 	var bind string
+	var stop bool
 	cmd := &cobra.Command{
 		Use:   "app SESSION APP",
 		Short: "Open a local port that forwards to an app in a session (e.g. terminal)",
 		Long: "Starts APP in SESSION if it is not running (the apps are those the image declares " +
 			"in its ai.backend.service-ports label), listens on --bind, and forwards every " +
 			"connection to the app through the manager's tcpproxy stream until interrupted.",
-		Example: "  bai app mysession terminal --bind 127.0.0.1:8080",
+		Example: "  bai app mysession jupyter --bind 127.0.0.1:8080\n  bai app mysession jupyter --stop",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
@@ -31,6 +32,13 @@ func (a *app) appCommand() *cobra.Command {
 			}
 			ctx := cmd.Context()
 			sess, name := args[0], args[1]
+			if stop {
+				if err := c.ShutdownService(ctx, sess, name); err != nil {
+					return a.fail(err)
+				}
+				fmt.Fprintf(a.stdout, "app %s of session %s stopped\n", name, sess)
+				return nil
+			}
 			res, err := c.StartService(ctx, sess, apitypes.StartService{App: name})
 			if err != nil {
 				return a.fail(err)
@@ -65,6 +73,7 @@ func (a *app) appCommand() *cobra.Command {
 			}
 		},
 	}
+	cmd.Flags().BoolVar(&stop, "stop", false, "stop the app in the session (shutdown-service) instead of forwarding to it")
 	cmd.Flags().StringVar(&bind, "bind", "127.0.0.1:8080", "local address to listen on (HOST:PORT; port 0 picks a free one)")
 	return cmd
 }

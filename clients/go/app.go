@@ -24,6 +24,15 @@ func (c *Client) StartService(ctx context.Context, nameOrID string, req apitypes
 	return &out, nil
 }
 
+// ShutdownService stops an app in the session; its open connections end.
+// Stopping an app that is not running is not an error.
+func (c *Client) ShutdownService(ctx context.Context, nameOrID, app string) error {
+	if err := c.do(ctx, http.MethodPost, sessionPath(nameOrID, "shutdown-service"), nil, apitypes.ShutdownService{ServiceName: app}, nil, true); err != nil {
+		return fmt.Errorf("stop app %s in session %s: %w", app, nameOrID, err)
+	}
+	return nil
+}
+
 // DialApp opens one connection to a running app through the manager's
 // tcpproxy stream. The returned io.ReadWriteCloser carries the connection's
 // raw bytes (binary WebSocket frames underneath); the app closing its side

@@ -10,6 +10,13 @@ type StartService struct {
 	Arguments map[string]any    `json:"arguments,omitempty"`
 }
 
+// ShutdownService is the body of POST /session/{name}/shutdown-service.
+// Backend.AI's clients send service_name; app is accepted as well.
+type ShutdownService struct {
+	ServiceName string `json:"service_name,omitempty"`
+	App         string `json:"app,omitempty"`
+}
+
 // StartServiceResult is the answer to start-service.
 type StartServiceResult struct {
 	App      string `json:"app"`

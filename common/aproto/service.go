@@ -3,6 +3,7 @@ package aproto
 // Service ports (start-service and the app proxy), manager → agent:
 //
 //	POST /v1/kernels/{id}/start-service   StartService → ServiceResult
+//	POST /v1/kernels/{id}/shutdown-service ShutdownService → 204
 //	GET  /v1/kernels/{id}/proxy?port=N    Upgrade: bai-relay → 101, then the
 //	                                      raw bytes of a TCP connection to
 //	                                      127.0.0.1:N inside the container
@@ -20,6 +21,11 @@ type StartService struct {
 	Port      int               `json:"port"`
 	Envs      map[string]string `json:"envs,omitempty"`
 	Arguments map[string]any    `json:"arguments,omitempty"`
+}
+
+// ShutdownService asks a kernel's runner to stop one app.
+type ShutdownService struct {
+	App string `json:"app"`
 }
 
 // ServiceResult says the app is up and on which port in the container.

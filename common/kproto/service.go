@@ -24,10 +24,18 @@ type StartService struct {
 
 // ServiceResult is the payload of OpServiceResult.
 type ServiceResult struct {
-	App    string `json:"app"`
-	Status string `json:"status"` // "started" (also when it already ran) or "failed"
+	App string `json:"app"`
+	// Status is "started" (also when it already ran), "stopped" (the
+	// answer to shutdown-service, also when it was not running) or
+	// "failed".
+	Status string `json:"status"`
 	Port   int    `json:"port,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// Apps is the payload of OpAppsResult.
+type Apps struct {
+	Running []string `json:"running"`
 }
 
 // Pipe carries the bytes of a relayed connection: it copies a ⇄ b until both
