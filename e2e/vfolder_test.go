@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,5 +224,199 @@ func TestVFolderCLI(t *testing.T) {
 	}
 	if r := bai(t, env, 30*time.Second, "folder", "ls"); r.code != 0 || !strings.Contains(r.stdout, folder) {
 		t.Errorf("folder ls: %d %q", r.code, r.stdout)
+	}
+}
+
+// throttle relays TCP connections to upstream, passing at most rate
+// bytes a second towards the server while rate > 0, and counts those
+// bytes: a slow link to kill an upload on, and a meter of what was sent.
+type throttle struct {
+	ln       net.Listener
+	upstream string
+	rate     atomic.Int64
+	sent     atomic.Int64
+	open     atomic.Int32 // connections being relayed
+}
+
+func newThrottle(t *testing.T, upstream string) *throttle {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := &throttle{ln: ln, upstream: upstream}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go th.relay(c)
+		}
+	}()
+	return th
+}
+
+func (th *throttle) relay(c net.Conn) {
+	th.open.Add(1)
+	defer th.open.Add(-1)
+	defer c.Close()
+	up, err := net.Dial("tcp", th.upstream)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go func() { _, _ = io.Copy(c, up); c.Close() }()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if r := th.rate.Load(); r > 0 {
+				time.Sleep(time.Duration(int64(n) * int64(time.Second) / r)) // rate shaping, not waiting for an event
+			}
+			if _, werr := up.Write(buf[:n]); werr != nil {
+				return
+			}
+			th.sent.Add(int64(n))
+		}
+		if err != nil {
+			return // the client went away: so does the server's side
+		}
+	}
+}
+
+// TestVFolderResumableUpload: `bai folder upload` of a 48 MiB file is
+// killed (SIGKILL) once the server holds part of it; the same command run
+// again says it is resuming, sends only the rest, and the file downloaded
+// back has the local file's sha256. No staged data and no state file stay.
+func TestVFolderResumableUpload(t *testing.T) {
+	t.Parallel()
+	cr := st.shared.Creds
+	c := sdkAs(t, cr.AccessKey, cr.SecretKey)
+	folder := newFolder(t, c)
+	dir := t.TempDir()
+	const size = 48 << 20
+	payload := make([]byte, size)
+	if _, err := rand.Read(payload); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "big.bin")
+	if err := os.WriteFile(src, payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(payload)
+
+	// The CLI talks through a slow link, so there is time to kill it
+	// mid-file; the test watches the server directly.
+	th := newThrottle(t, strings.TrimPrefix(cr.Endpoint, "http://"))
+	th.rate.Store(8 << 20)
+	cache := t.TempDir()
+	env := []string{"BACKEND_ENDPOINT=http://" + th.ln.Addr().String(), "BACKEND_ACCESS_KEY=" + cr.AccessKey,
+		"BACKEND_SECRET_KEY=" + cr.SecretKey, "XDG_CACHE_HOME=" + cache}
+	stateDir := filepath.Join(cache, "bai", "uploads")
+
+	ctx := testCtx(t, 3*time.Minute)
+	cmd := exec.CommandContext(ctx, filepath.Join(st.binDir, "bai"), "folder", "upload", folder, src)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr1 bytes.Buffer
+	cmd.Stderr = &stderr1
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var token string
+	var killedAt int64
+	deadline := time.Now().Add(60 * time.Second)
+	for killedAt == 0 {
+		select {
+		case err := <-exited:
+			t.Fatalf("the first upload ended (%v) before it could be killed; stderr %q", err, stderr1.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the server never held 8 MiB of the upload; stderr %q", stderr1.String())
+		}
+		if token == "" {
+			if states, _ := filepath.Glob(filepath.Join(stateDir, "*.json")); len(states) == 1 {
+				var s struct {
+					Token string `json:"token"`
+				}
+				if b, err := os.ReadFile(states[0]); err == nil && json.Unmarshal(b, &s) == nil {
+					token = s.Token
+				}
+			}
+		}
+		if token != "" {
+			if up, err := c.FolderUploadStatus(ctx, folder, token); err == nil && up.Offset >= 8<<20 {
+				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				killedAt = up.Offset
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	<-exited
+	// What the dead client had already pushed into the link still reaches
+	// the server: wait until the link is closed and the offset settles,
+	// so the rerun's resend can be measured against what was left.
+	var up *client.ResumableUpload
+	var err error
+	for prev := int64(-1); ; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's offset did not settle after the kill: %+v %v", up, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		up, err = c.FolderUploadStatus(ctx, folder, token)
+		if err == nil && th.open.Load() == 0 && up.Offset == prev {
+			break
+		}
+		if err == nil {
+			prev = up.Offset
+		}
+	}
+	if up.Offset >= size || up.Offset < killedAt {
+		t.Fatalf("after the kill the server holds %+v; want part of %d bytes, at least %d", up, size, killedAt)
+	}
+	if files, err := c.FolderFiles(ctx, folder, ""); err != nil || len(files) != 0 {
+		t.Fatalf("the partial file shows in the folder: %+v %v", files, err)
+	}
+	t.Logf("killed the first upload at %d bytes on the server; it settled at %d of %d", killedAt, up.Offset, size)
+
+	th.rate.Store(0)
+	before := th.sent.Load()
+	r := bai(t, env, 2*time.Minute, "folder", "upload", folder, src)
+	if r.code != 0 || !strings.Contains(r.stderr, "resuming big.bin at ") || !strings.Contains(r.stderr, "of 48.0 MiB") {
+		t.Fatalf("second upload: %d stderr %q", r.code, r.stderr)
+	}
+	t.Logf("second upload's stderr: %q", r.stderr)
+	// Only the rest went over the wire again (plus headers and a margin
+	// for what the server got after its offset was read).
+	if resent := th.sent.Load() - before; resent > size-up.Offset+(1<<20) {
+		t.Errorf("the resumed upload sent %d bytes; the rest was %d", resent, size-up.Offset)
+	}
+
+	out := filepath.Join(dir, "back.bin")
+	if r := bai(t, sharedEnv(), time.Minute, "folder", "download", folder, "big.bin", "-o", out); r.code != 0 {
+		t.Fatalf("folder download: %d %s", r.code, r.stderr)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(got) != want {
+		t.Fatalf("downloaded file (%d bytes) differs from the local one", len(got))
+	}
+	for _, p := range []string{token, token + ".json"} {
+		if _, err := os.Stat(filepath.Join(st.shared.Opts.DataDir, "vfolders", ".uploads", p)); !os.IsNotExist(err) {
+			t.Errorf("staging still holds %s: %v", p, err)
+		}
+	}
+	if states, _ := filepath.Glob(filepath.Join(stateDir, "*")); len(states) != 0 {
+		t.Errorf("state files left in the cache: %v", states)
 	}
 }

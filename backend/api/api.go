@@ -160,6 +160,13 @@ func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		// Old versions sign the body's hash, except for multipart bodies
 		// (uploads), whose hash they leave empty as newer versions do.
 		if v.HashesBody() && !strings.HasPrefix(auth.MediaType(r.Header.Get("Content-Type")), "multipart/") {
+			// Read before the signature is known to be good: bounded
+			// even on the routes LimitBody leaves uncapped (folder
+			// uploads and chunks stream to disk), so an unauthenticated
+			// client cannot make the server buffer an unbounded body.
+			if h.Cfg.MaxBodyBytes > 0 {
+				r.Body = http.MaxBytesReader(c.Response(), r.Body, h.Cfg.MaxBodyBytes)
+			}
 			body, err := readBody(r)
 			if err != nil {
 				return err
@@ -440,7 +447,7 @@ func LimitBody(n int64) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			n := n
-			if c.Path() == "/folders/:name/upload" {
+			if c.Path() == "/folders/:name/upload" || uncappedChunk(c) {
 				// Streamed to disk and bounded by the folder quota,
 				// not by memory: no body cap.
 				return next(c)

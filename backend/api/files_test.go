@@ -247,3 +247,18 @@ func TestOldVersionMultipartUpload(t *testing.T) {
 		t.Fatalf("upload: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestOldVersionBodyCapped: an old client's body is read whole to check
+// its hash before the signature is known good, so it is capped even on the
+// routes whose bodies otherwise stream to disk uncapped (folder uploads).
+func TestOldVersionBodyCapped(t *testing.T) {
+	s := servertest.New(t, servertest.Options{})
+	if r := s.Do("POST", "/folders", map[string]any{"name": "capped"}, nil); r.Status != 201 {
+		t.Fatalf("create folder: %d %s", r.Status, r.Body)
+	}
+	big := bytes.Repeat([]byte("x"), 5<<20)
+	r := s.Do("POST", "/folders/capped/upload", big, map[string]string{"X-BackendAI-Version": "v3.20170615", "Content-Type": "application/octet-stream"})
+	if r.Status != 413 {
+		t.Fatalf("old-version 5 MiB non-multipart body: %d %s, want 413", r.Status, r.Body)
+	}
+}

@@ -35,6 +35,7 @@ func (h *Handlers) registerFolders(g *echo.Group) {
 	g.POST("/folders/:name/move_file", h.folderMove)
 	g.DELETE("/folders/:name/delete_files", h.folderDeleteFiles)
 	g.POST("/folders/:name/invite", h.folderInvite)
+	h.registerFolderUploads(g)
 }
 
 func (h *Handlers) folderCreate(c echo.Context) error {

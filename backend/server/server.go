@@ -120,6 +120,9 @@ func (s *Server) Run(ctx context.Context) error {
 	go s.Sessions.WatchAgents(ctx)
 	go s.Sessions.Cull(ctx, s.Cfg.CullInterval)
 	go s.Sessions.Scale(ctx, s.Cfg.CullInterval)
+	if s.api.VFolders != nil {
+		go s.api.VFolders.SweepUploadsEvery(ctx, time.Hour, s.log)
+	}
 	srv := &http.Server{Handler: s.Echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)} // net/http's own messages too
 	errc := make(chan error, 1)

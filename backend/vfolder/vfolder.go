@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -47,6 +48,11 @@ const tmpDir = ".tmp"
 type Service struct {
 	st   *store.Store
 	root string
+
+	// UploadTTL is how long a resumable upload may go without a PATCH
+	// before the sweep removes it (DefaultUploadTTL when 0). Set it before
+	// the sweep starts.
+	UploadTTL time.Duration
 }
 
 // New returns a Service keeping folders under root, which it creates.
@@ -58,7 +64,12 @@ func New(st *store.Store, root string) (*Service, error) {
 	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
 		return nil, fmt.Errorf("vfolder root: %w", err)
 	}
-	return &Service{st: st, root: abs}, nil
+	// Staged uploads hold tenants' data outside any folder's mount:
+	// readable by the manager only.
+	if err := os.MkdirAll(filepath.Join(abs, uploadsDir), 0o700); err != nil {
+		return nil, fmt.Errorf("vfolder root: %w", err)
+	}
+	return &Service{st: st, root: abs, UploadTTL: DefaultUploadTTL}, nil
 }
 
 // Root is the absolute directory that holds the folders.
@@ -243,7 +254,11 @@ func (s *Service) Delete(ctx context.Context, ak, name string) error {
 	if err != nil {
 		return err
 	}
-	return os.RemoveAll(s.dir(f.VFolder))
+	if err := os.RemoveAll(s.dir(f.VFolder)); err != nil {
+		return err
+	}
+	// Its pending resumable uploads have nowhere to land any more.
+	return s.dropFolderUploads(f.ID.String())
 }
 
 // Mounts resolves session mounts for ak: each name must be a folder ak

@@ -1,15 +1,24 @@
 package cli
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	client "baigo.dev/bai/clients/go"
+	"baigo.dev/bai/common/errdefs"
 )
 
 // folderCommand is `bai folder`: virtual folders that outlive sessions.
@@ -145,7 +154,13 @@ func (a *app) folderUpload() *cobra.Command {
 		Long: `Upload local files or directories into a folder. Relative paths are kept
 ("data/x.csv" lands at data/x.csv in the folder); a directory is uploaded with
 everything below it. A file is visible only once complete, and one that would
-exceed the quota is not written at all.`,
+exceed the quota is not written at all.
+
+Files of 8 MiB and more go through resumable uploads: if the command is
+interrupted (Ctrl-C, a crash, a lost network), running the same command again
+goes on where the server stopped instead of starting over. The pending uploads
+are remembered in the user's cache directory (~/.cache/bai/uploads) and the
+server keeps their data for a day.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, err := client.CollectUploads(args[1:], false)
@@ -156,7 +171,14 @@ exceed the quota is not written at all.`,
 			if err != nil {
 				return a.fail(err)
 			}
-			if err := c.FolderUpload(cmd.Context(), args[0], files, a.progressPrinter(quiet)); err != nil {
+			if err := a.uploadToFolder(cmd.Context(), c, args[0], files, a.progressPrinter(quiet)); err != nil {
+				if cmd.Context().Err() != nil {
+					if !quiet {
+						fmt.Fprintln(a.stderr) // end the progress line
+					}
+					fmt.Fprintln(a.stderr, "bai: upload interrupted; run the same command again to resume the large files")
+					return &ExitError{Code: ExitInterrupted, Err: err}
+				}
 				return a.fail(err)
 			}
 			for _, f := range files {
@@ -167,6 +189,210 @@ exceed the quota is not written at all.`,
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print progress")
 	return cmd
+}
+
+// resumableMin is the size from which `bai folder upload` sends a file
+// through the resumable protocol; smaller files, cheap to send again, go
+// together in multipart requests.
+const resumableMin = 8 << 20
+
+// pendingUpload is a resumable upload remembered in the cache directory,
+// so that running the same command again resumes it.
+type pendingUpload struct {
+	state    client.ResumableUpload
+	file     string // the state file; "" when it could not be placed
+	endpoint string
+	local    string
+	size     int64
+}
+
+// uploadStateFile is the JSON of a state file.
+type uploadStateFile struct {
+	Endpoint string    `json:"endpoint"`
+	Folder   string    `json:"folder"`
+	Path     string    `json:"path"`
+	Local    string    `json:"local"`
+	Size     int64     `json:"size"`
+	Token    string    `json:"token"`
+	Created  time.Time `json:"created"`
+}
+
+// uploadToFolder sends the small files in multipart batches, then each
+// large file resumably; progress covers them all.
+func (a *app) uploadToFolder(ctx context.Context, c *client.Client, folder string, files []client.UploadFile, progress client.Progress) error {
+	var small []client.UploadFile
+	var large []*pendingUpload
+	var total int64
+	for _, f := range files {
+		total += f.Size
+		if f.Size < resumableMin {
+			small = append(small, f)
+			continue
+		}
+		p, err := a.loadPending(ctx, c, folder, f)
+		if err != nil {
+			return err
+		}
+		large = append(large, p)
+	}
+	var done int64
+	from := func(base int64) client.Progress {
+		if progress == nil {
+			return nil
+		}
+		return func(sent, _ int64) { progress(base+sent, total) }
+	}
+	if len(small) > 0 {
+		if err := c.FolderUpload(ctx, folder, small, from(0)); err != nil {
+			return err
+		}
+		for _, f := range small {
+			done += f.Size
+		}
+	}
+	for _, p := range large {
+		if err := a.uploadResumable(ctx, c, folder, p, from(done)); err != nil {
+			return err
+		}
+		done += p.size
+	}
+	return nil
+}
+
+// loadPending finds the state file of f's upload and, when there is one,
+// asks the server where it stands. A token the server no longer knows is
+// dropped with a note.
+func (a *app) loadPending(ctx context.Context, c *client.Client, folder string, f client.UploadFile) (*pendingUpload, error) {
+	local, err := filepath.Abs(f.Path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(local)
+	if err != nil {
+		return nil, err
+	}
+	p := &pendingUpload{endpoint: c.Endpoint(), local: local, size: fi.Size(), state: client.ResumableUpload{Path: f.Name, Size: fi.Size()}}
+	dir, err := a.uploadStateDir()
+	if err != nil {
+		fmt.Fprintf(a.stderr, "note: %v; an interrupted upload of %s will start over\n", err, f.Name)
+		return p, nil
+	}
+	cfg, _ := client.ConfigFromEnv(a.getenv)
+	// Any change of server, keypair, target or local file is another upload.
+	sum := sha256.Sum256([]byte(strings.Join([]string{c.Endpoint(), cfg.AccessKey, folder, f.Name, local,
+		strconv.FormatInt(fi.Size(), 10), strconv.FormatInt(fi.ModTime().UnixNano(), 10)}, "\x00")))
+	p.file = filepath.Join(dir, hex.EncodeToString(sum[:16])+".json")
+	b, err := os.ReadFile(p.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, nil
+	}
+	var saved uploadStateFile
+	if err == nil {
+		err = json.Unmarshal(b, &saved)
+	}
+	if err != nil || saved.Token == "" {
+		os.Remove(p.file) // unreadable: start over
+		return p, nil
+	}
+	st, err := c.FolderUploadStatus(ctx, folder, saved.Token)
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		fmt.Fprintf(a.stderr, "note: the server no longer holds the interrupted upload of %s (expired or aborted); starting over\n", f.Name)
+		os.Remove(p.file)
+		return p, nil
+	case err != nil:
+		return nil, err
+	}
+	p.state.Token, p.state.Offset = saved.Token, st.Offset
+	now := time.Now()
+	_ = os.Chtimes(p.file, now, now) // in use: not for pruning
+	fmt.Fprintf(a.stderr, "resuming %s at %s of %s\n", f.Name, humanBytes(float64(st.Offset)), humanBytes(float64(st.Size)))
+	return p, nil
+}
+
+// uploadStateDir is the cache directory of pending uploads, made owner-only.
+func (a *app) uploadStateDir() (string, error) {
+	// The injected environment first, as os.UserCacheDir reads it on Linux.
+	base := a.getenv("XDG_CACHE_HOME")
+	if base == "" {
+		var err error
+		if base, err = os.UserCacheDir(); err != nil {
+			return "", fmt.Errorf("no cache directory to remember uploads in: %w", err)
+		}
+	}
+	dir := filepath.Join(base, "bai", "uploads")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("cache directory for uploads: %w", err)
+	}
+	// A state file nobody resumed for a week names an upload the server
+	// has long dropped (a file changed since, or a command never rerun).
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > stateMaxAge {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return dir, nil
+}
+
+// stateMaxAge is how long an unused state file of a pending upload is kept.
+const stateMaxAge = 7 * 24 * time.Hour
+
+// uploadResumable sends one large file, remembering its token until it
+// has landed.
+func (a *app) uploadResumable(ctx context.Context, c *client.Client, folder string, p *pendingUpload, progress client.Progress) error {
+	in, err := os.Open(p.local)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	for attempt := 0; ; attempt++ {
+		if p.state.Token == "" {
+			up, err := c.FolderRequestUpload(ctx, folder, p.state.Path, p.size)
+			if err != nil {
+				return err
+			}
+			p.state = *up
+			a.saveState(folder, p)
+		}
+		err = c.FolderUploadResumable(ctx, folder, p.state.Path, in, p.size, &p.state, progress)
+		if err == nil {
+			if p.file != "" {
+				os.Remove(p.file)
+			}
+			return nil
+		}
+		// The token went away between our question and the upload (it
+		// expired, or someone aborted it): once, start over.
+		if attempt == 0 && errors.Is(err, errdefs.ErrNotFound) && p.state.Offset < p.size && ctx.Err() == nil {
+			if _, serr := c.FolderUploadStatus(ctx, folder, p.state.Token); errors.Is(serr, errdefs.ErrNotFound) {
+				fmt.Fprintf(a.stderr, "\nnote: the server dropped the upload of %s; starting over\n", p.state.Path)
+				p.state = client.ResumableUpload{Path: p.state.Path, Size: p.size}
+				continue
+			}
+		}
+		return err
+	}
+}
+
+// saveState writes p's state file (owner-only: it names the keypair's
+// files); failing to, the upload goes on without a way to resume.
+func (a *app) saveState(folder string, p *pendingUpload) {
+	if p.file == "" {
+		return
+	}
+	b, _ := json.Marshal(uploadStateFile{Endpoint: p.endpoint, Folder: folder, Path: p.state.Path, Local: p.local, Size: p.size,
+		Token: p.state.Token, Created: time.Now().UTC()})
+	tmp := p.file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err == nil {
+		err = os.Rename(tmp, p.file)
+		if err == nil {
+			return
+		}
+	}
+	fmt.Fprintf(a.stderr, "note: cannot remember the upload of %s in %s; an interrupted run will start over\n", p.state.Path, filepath.Dir(p.file))
+	p.file = ""
 }
 
 func (a *app) folderDownload() *cobra.Command {
