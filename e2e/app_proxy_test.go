@@ -94,7 +94,7 @@ func TestAppProxy(t *testing.T) {
 		t.Fatalf("terminal WebSocket: %v; bai app stderr %q", err, stderr.String())
 	}
 	defer ws.Close()
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("echo hi\n")); err != nil {
+	if err := ws.WriteMessage(websocket.BinaryMessage, []byte("echo hi\n")); err != nil {
 		t.Fatal(err)
 	}
 	ok, got := waitTerminalLine(ws, "hi", 30*time.Second)
@@ -105,7 +105,7 @@ func TestAppProxy(t *testing.T) {
 	// The shell is user code: it runs traced by bai-jail. This also
 	// covers the jail's handling of a forked child's attach stop: when it
 	// delivered that SIGSTOP, the interactive shell reported grep Stopped.
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("grep -q 'TracerPid:[[:space:]]*[1-9]' /proc/$$/status && echo jailed || echo free\n")); err != nil {
+	if err := ws.WriteMessage(websocket.BinaryMessage, []byte("grep -q 'TracerPid:[[:space:]]*[1-9]' /proc/$$/status && echo jailed || echo free\n")); err != nil {
 		t.Fatal(err)
 	}
 	if ok, got := waitTerminalLine(ws, "jailed", 30*time.Second); !ok {

@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -136,26 +137,111 @@ func TestTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("echo hi\n")); err != nil {
+	if err := ws.WriteMessage(websocket.BinaryMessage, []byte("echo hi\n")); err != nil {
 		t.Fatal(err)
 	}
 	if out := readUntilLine(t, ws, "hi"); out != "" {
-		t.Fatalf("no line %q in the terminal's output: %q", "hi", out)
+		t.Fatalf("no line %q in the terminal's output: %s", "hi", out)
+	}
+}
+
+// TestTerminalControl drives the terminal's control protocol: text frames
+// are JSON control messages, never keystrokes (junk and oversized ones are
+// ignored), and a resize reaches the shell as the pty's size and as
+// SIGWINCH. The client's write buffer is tiny, so every message arrives in
+// several frames and the continuation path is what is tested.
+func TestTerminalControl(t *testing.T) {
+	t.Parallel()
+	probe, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	term, err := startTerminal(Config{WorkDir: t.TempDir()}, slog.New(slog.DiscardHandler), port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	d := websocket.Dialer{WriteBufferSize: 8}
+	ws, _, err := d.Dial("ws://127.0.0.1:"+strconv.Itoa(port)+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	send := func(op int, s string) {
+		t.Helper()
+		if err := ws.WriteMessage(op, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// None of these may be typed: each would print a line "junk".
+	send(websocket.TextMessage, "echo junk\n")
+	send(websocket.TextMessage, `{"type":"input","data":"echo junk\n"}`)
+	send(websocket.TextMessage, `{"type":"resize","cols":0,"rows":-4}`)
+	send(websocket.TextMessage, `{"type":"resize","cols":100,"rows":30}`+strings.Repeat(" ", 2*wsMaxControl))
+	send(websocket.BinaryMessage, "echo after\n")
+	out, all := readLines(t, ws, "after")
+	if out != "" {
+		t.Fatalf("no line %q after the ignored text frames: %s", "after", out)
+	}
+	for _, l := range all {
+		if l == "junk" {
+			t.Fatalf("a text frame was typed into the shell: %q", all)
+		}
+	}
+	// The oversized resize was dropped: the size is still the default.
+	send(websocket.BinaryMessage, "stty size\n")
+	if out := readUntilLine(t, ws, "24 80"); out != "" {
+		t.Fatalf("size after ignored resizes: %s", out)
+	}
+
+	// A foreground program that waits for SIGWINCH, then a resize.
+	send(websocket.BinaryMessage, `sh -c 'trap "echo got-winch; exit 0" WINCH; echo ready; while :; do sleep 0.05; done'`+"\n")
+	if out := readUntilLine(t, ws, "ready"); out != "" {
+		t.Fatalf("the SIGWINCH waiter did not start: %s", out)
+	}
+	send(websocket.TextMessage, `{"type":"resize","cols":100,"rows":30}`)
+	if out := readUntilLine(t, ws, "got-winch"); out != "" {
+		t.Fatalf("no SIGWINCH after a resize: %s", out)
+	}
+	send(websocket.BinaryMessage, "stty size\n")
+	if out := readUntilLine(t, ws, "30 100"); out != "" {
+		t.Fatalf("stty size after resizing to 100x30: %s", out)
+	}
+
+	// exit ends the shell, and the server closes the socket normally.
+	send(websocket.BinaryMessage, "exit\n")
+	_ = ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				t.Fatalf("after exit: %v, want a normal close", err)
+			}
+			break
+		}
 	}
 }
 
 // readUntilLine reads terminal output until a line equal to want arrives;
-// it returns "" then, and everything read when it gives up.
+// it returns "" then, and everything read and why it stopped when it gives
+// up (never "", also when nothing came).
 func readUntilLine(t *testing.T, ws *websocket.Conn, want string) string {
+	t.Helper()
+	out, _ := readLines(t, ws, want)
+	return out
+}
+
+// readLines is readUntilLine that also returns the lines read.
+func readLines(t *testing.T, ws *websocket.Conn, want string) (string, []string) {
 	t.Helper()
 	var all strings.Builder
 	_ = ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 	for {
 		_, p, err := ws.ReadMessage()
 		if err != nil {
-			return all.String()
+			return fmt.Sprintf("%q (read: %v)", all.String(), err), nil
 		}
 		all.Write(p)
+		var lines []string
 		for _, line := range strings.Split(all.String(), "\n") {
 			// Bash's bracketed-paste toggles end with a carriage return:
 			// what the line shows is what follows the last one.
@@ -163,8 +249,9 @@ func readUntilLine(t *testing.T, ws *websocket.Conn, want string) string {
 			if i := strings.LastIndexByte(line, '\r'); i >= 0 {
 				line = line[i+1:]
 			}
+			lines = append(lines, line)
 			if line == want {
-				return ""
+				return "", lines
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,24 +27,44 @@ import (
 // Images carry no terminal program and the runner stays free of an HTTP
 // stack, so this speaks just enough HTTP/1.1 and RFC 6455 for a browser:
 // one request per connection, binary frames server → client with the
-// terminal's output, text or binary frames client → server with keystrokes.
-// The shell runs under bai-jail like any user code.
+// terminal's output. Client → server, binary messages are keystrokes and
+// text messages are JSON control messages, {"type":"resize","cols":N,
+// "rows":M} (the manager's pty stream and the web app speak the same
+// protocol, so it relays frames unchanged); a text message that is not a
+// control message it knows is ignored, never typed into the shell. The
+// shell runs under bai-jail like any user code.
 
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // wsMaxFrame bounds one client frame (keystrokes and pastes).
 const wsMaxFrame = 1 << 20
 
+// wsMaxControl bounds one text (control) message; a longer one is dropped
+// as it arrives rather than collected.
+const wsMaxControl = 4 << 10
+
 const terminalPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>bai terminal</title>
-<style>body{margin:0;background:#111;color:#ddd}pre{margin:0;padding:8px;font:14px monospace;white-space:pre-wrap;word-break:break-all;min-height:100vh;outline:none}</style>
-</head><body><pre id="t" tabindex="0"></pre>
+<style>body{margin:0;background:#111;color:#ddd}pre{margin:0;padding:8px;font:14px monospace;white-space:pre-wrap;word-break:break-all;min-height:100vh;box-sizing:border-box;outline:none}#m{position:absolute;visibility:hidden;font:14px monospace;white-space:pre}</style>
+</head><body><pre id="t" tabindex="0"></pre><span id="m">MMMMMMMMMM</span>
 <script>
-// Bare terminal: shows the pty's output with escape sequences stripped, sends keys as typed.
-const t = document.getElementById("t");
+// Bare terminal: shows the pty's output with escape sequences stripped,
+// sends keys as binary frames and the window's size in cells as a
+// {"type":"resize"} text frame.
+const t = document.getElementById("t"), m = document.getElementById("m");
 const u = new URL("ws", location.href); u.protocol = location.protocol === "https:" ? "wss:" : "ws:";
 const ws = new WebSocket(u); ws.binaryType = "arraybuffer";
-const dec = new TextDecoder();
+const dec = new TextDecoder(), enc = new TextEncoder();
+const send = s => { if (ws.readyState === WebSocket.OPEN) ws.send(enc.encode(s)); };
+const resize = () => {
+  if (ws.readyState !== WebSocket.OPEN) return;
+  const r = m.getBoundingClientRect();
+  const cols = Math.max(2, Math.floor((t.clientWidth - 16) / (r.width / 10)));
+  const rows = Math.max(2, Math.floor((window.innerHeight - 16) / r.height));
+  ws.send(JSON.stringify({type: "resize", cols, rows}));
+};
+ws.onopen = resize;
+window.addEventListener("resize", resize);
 ws.onmessage = e => {
   let s = dec.decode(new Uint8Array(e.data), {stream: true});
   s = s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r/g, "");
@@ -56,9 +77,9 @@ t.addEventListener("keydown", e => {
   let k = keys[e.key];
   if (!k && e.ctrlKey && e.key.length === 1) k = String.fromCharCode(e.key.toUpperCase().charCodeAt(0) - 64);
   if (!k && e.key.length === 1 && !e.metaKey) k = e.key;
-  if (k) { ws.send(k); e.preventDefault(); }
+  if (k) { send(k); e.preventDefault(); }
 });
-t.addEventListener("paste", e => { ws.send(e.clipboardData.getData("text")); e.preventDefault(); });
+t.addEventListener("paste", e => { send(e.clipboardData.getData("text")); e.preventDefault(); });
 t.focus();
 </script></body></html>
 `
@@ -198,15 +219,39 @@ func (t *terminal) session(c net.Conn, br *bufio.Reader) error {
 			}
 		}
 	}()
-	for { // client → pty
-		op, p, err := wsRead(br)
+	// client → pty. A message may come in several frames (gorilla splits
+	// one at its write buffer's size): continuation frames belong to the
+	// message their first frame started.
+	var msgOp byte   // opcode of the message under way: 1 text, 2 binary, 0 none
+	var ctl []byte   // the text message so far
+	tooLong := false // the text message outgrew wsMaxControl: drop it
+	for {
+		fin, op, p, err := wsRead(br)
 		if err != nil {
 			break
 		}
 		switch op {
-		case 0, 1, 2:
-			if _, err := master.Write(p); err != nil {
-				return nil
+		case 1, 2, 0:
+			if op != 0 {
+				msgOp, ctl, tooLong = op, ctl[:0], false
+			}
+			switch msgOp {
+			case 2:
+				if _, err := master.Write(p); err != nil {
+					return nil
+				}
+			case 1:
+				if tooLong || len(ctl)+len(p) > wsMaxControl {
+					tooLong = true
+				} else {
+					ctl = append(ctl, p...)
+				}
+				if fin && !tooLong {
+					t.control(master, ctl)
+				}
+			}
+			if fin {
+				msgOp = 0
 			}
 		case 8:
 			_ = write(8, p)
@@ -216,6 +261,37 @@ func (t *terminal) session(c net.Conn, br *bufio.Reader) error {
 		}
 	}
 	return nil
+}
+
+// control applies one control message from the client. Anything but a
+// well-formed resize is ignored: text frames are never keystrokes.
+func (t *terminal) control(master *os.File, msg []byte) {
+	var m struct {
+		Type string `json:"type"`
+		Cols int    `json:"cols"`
+		Rows int    `json:"rows"`
+	}
+	if err := json.Unmarshal(msg, &m); err != nil || m.Type != "resize" {
+		t.log.Debug("terminal control message ignored", "bytes", len(msg))
+		return
+	}
+	if m.Cols < 1 || m.Rows < 1 || m.Cols > 0xffff || m.Rows > 0xffff {
+		t.log.Debug("terminal resize out of range ignored", "cols", m.Cols, "rows", m.Rows)
+		return
+	}
+	// Setting the size on the master is what a terminal emulator does:
+	// the kernel then sends SIGWINCH to the pty's foreground process
+	// group, so the shell and full-screen programs redraw.
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		err = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(m.Rows), Col: uint16(m.Cols)})
+	})
+	if err != nil {
+		t.log.Info("terminal resize failed", "err", err)
+	}
 }
 
 // openPTY opens a pseudo-terminal pair through /dev/ptmx.
@@ -244,46 +320,47 @@ func openPTY() (master, slave *os.File, err error) {
 	return master, os.NewFile(uintptr(sfd), name), nil
 }
 
-// wsRead reads one client frame (always masked, per RFC 6455).
-func wsRead(r *bufio.Reader) (byte, []byte, error) {
+// wsRead reads one client frame (always masked, per RFC 6455): whether it
+// ends its message, its opcode and its payload.
+func wsRead(r *bufio.Reader) (fin bool, op byte, p []byte, err error) {
 	var h [2]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
+		return false, 0, nil, err
 	}
-	op := h[0] & 0x0f
+	fin, op = h[0]&0x80 != 0, h[0]&0x0f
 	n := uint64(h[1] & 0x7f)
 	switch n {
 	case 126:
 		var b [2]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
+			return false, 0, nil, err
 		}
 		n = uint64(binary.BigEndian.Uint16(b[:]))
 	case 127:
 		var b [8]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
+			return false, 0, nil, err
 		}
 		n = binary.BigEndian.Uint64(b[:])
 	}
 	if n > wsMaxFrame {
-		return 0, nil, errors.New("websocket frame too large")
+		return false, 0, nil, errors.New("websocket frame too large")
 	}
 	if h[1]&0x80 == 0 {
-		return 0, nil, errors.New("unmasked client frame")
+		return false, 0, nil, errors.New("unmasked client frame")
 	}
 	var mask [4]byte
 	if _, err := io.ReadFull(r, mask[:]); err != nil {
-		return 0, nil, err
+		return false, 0, nil, err
 	}
-	p := make([]byte, n)
+	p = make([]byte, n)
 	if _, err := io.ReadFull(r, p); err != nil {
-		return 0, nil, err
+		return false, 0, nil, err
 	}
 	for i := range p {
 		p[i] ^= mask[i%4]
 	}
-	return op, p, nil
+	return fin, op, p, nil
 }
 
 // wsWrite writes one unmasked, final frame.

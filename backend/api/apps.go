@@ -23,6 +23,7 @@ func (h *Handlers) registerApps(g *echo.Group) {
 	for _, p := range []string{"/stream/session", "/stream/kernel"} {
 		g.GET(p+"/:name/tcpproxy", func(c echo.Context) error { return h.appProxy(c, "") })
 		g.GET(p+"/:name/httpproxy", func(c echo.Context) error { return h.appProxy(c, "http") })
+		g.GET(p+"/:name/pty", h.ptyStream) // pty.go
 	}
 }
 

@@ -83,7 +83,7 @@ type app struct {
 // input; the program's output goes to stdout and stderr.
 func Commands(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) []*cobra.Command {
 	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	cmds := []*cobra.Command{a.runCommand(), a.sessionCommand(), a.imagesCommand(), a.adminCommand(), a.appCommand(), a.folderCommand(), a.templateCommand()}
+	cmds := []*cobra.Command{a.runCommand(), a.sessionCommand(), a.imagesCommand(), a.adminCommand(), a.appCommand(), a.folderCommand(), a.templateCommand(), a.terminalCommand()}
 	for _, c := range cmds {
 		a.setup(c)
 	}
