@@ -16,6 +16,7 @@ import (
 	"baigo.dev/bai/ent/image"
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/keypair"
+	"baigo.dev/bai/ent/oidclogin"
 	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
@@ -23,6 +24,7 @@ import (
 	"baigo.dev/bai/ent/user"
 	"baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
+	"baigo.dev/bai/ent/websession"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -42,6 +44,8 @@ type Client struct {
 	Kernel *KernelClient
 	// KeyPair is the client for interacting with the KeyPair builders.
 	KeyPair *KeyPairClient
+	// OIDCLogin is the client for interacting with the OIDCLogin builders.
+	OIDCLogin *OIDCLoginClient
 	// ResourcePolicy is the client for interacting with the ResourcePolicy builders.
 	ResourcePolicy *ResourcePolicyClient
 	// ScalingGroup is the client for interacting with the ScalingGroup builders.
@@ -56,6 +60,8 @@ type Client struct {
 	VFolder *VFolderClient
 	// VFolderInvitation is the client for interacting with the VFolderInvitation builders.
 	VFolderInvitation *VFolderInvitationClient
+	// WebSession is the client for interacting with the WebSession builders.
+	WebSession *WebSessionClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -71,6 +77,7 @@ func (c *Client) init() {
 	c.Image = NewImageClient(c.config)
 	c.Kernel = NewKernelClient(c.config)
 	c.KeyPair = NewKeyPairClient(c.config)
+	c.OIDCLogin = NewOIDCLoginClient(c.config)
 	c.ResourcePolicy = NewResourcePolicyClient(c.config)
 	c.ScalingGroup = NewScalingGroupClient(c.config)
 	c.Session = NewSessionClient(c.config)
@@ -78,6 +85,7 @@ func (c *Client) init() {
 	c.User = NewUserClient(c.config)
 	c.VFolder = NewVFolderClient(c.config)
 	c.VFolderInvitation = NewVFolderInvitationClient(c.config)
+	c.WebSession = NewWebSessionClient(c.config)
 }
 
 type (
@@ -174,6 +182,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Image:             NewImageClient(cfg),
 		Kernel:            NewKernelClient(cfg),
 		KeyPair:           NewKeyPairClient(cfg),
+		OIDCLogin:         NewOIDCLoginClient(cfg),
 		ResourcePolicy:    NewResourcePolicyClient(cfg),
 		ScalingGroup:      NewScalingGroupClient(cfg),
 		Session:           NewSessionClient(cfg),
@@ -181,6 +190,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		User:              NewUserClient(cfg),
 		VFolder:           NewVFolderClient(cfg),
 		VFolderInvitation: NewVFolderInvitationClient(cfg),
+		WebSession:        NewWebSessionClient(cfg),
 	}, nil
 }
 
@@ -204,6 +214,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Image:             NewImageClient(cfg),
 		Kernel:            NewKernelClient(cfg),
 		KeyPair:           NewKeyPairClient(cfg),
+		OIDCLogin:         NewOIDCLoginClient(cfg),
 		ResourcePolicy:    NewResourcePolicyClient(cfg),
 		ScalingGroup:      NewScalingGroupClient(cfg),
 		Session:           NewSessionClient(cfg),
@@ -211,6 +222,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		User:              NewUserClient(cfg),
 		VFolder:           NewVFolderClient(cfg),
 		VFolderInvitation: NewVFolderInvitationClient(cfg),
+		WebSession:        NewWebSessionClient(cfg),
 	}, nil
 }
 
@@ -240,8 +252,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
-		c.Session, c.SessionTemplate, c.User, c.VFolder, c.VFolderInvitation,
+		c.Agent, c.Image, c.Kernel, c.KeyPair, c.OIDCLogin, c.ResourcePolicy,
+		c.ScalingGroup, c.Session, c.SessionTemplate, c.User, c.VFolder,
+		c.VFolderInvitation, c.WebSession,
 	} {
 		n.Use(hooks...)
 	}
@@ -251,8 +264,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Agent, c.Image, c.Kernel, c.KeyPair, c.ResourcePolicy, c.ScalingGroup,
-		c.Session, c.SessionTemplate, c.User, c.VFolder, c.VFolderInvitation,
+		c.Agent, c.Image, c.Kernel, c.KeyPair, c.OIDCLogin, c.ResourcePolicy,
+		c.ScalingGroup, c.Session, c.SessionTemplate, c.User, c.VFolder,
+		c.VFolderInvitation, c.WebSession,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -269,6 +283,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Kernel.mutate(ctx, m)
 	case *KeyPairMutation:
 		return c.KeyPair.mutate(ctx, m)
+	case *OIDCLoginMutation:
+		return c.OIDCLogin.mutate(ctx, m)
 	case *ResourcePolicyMutation:
 		return c.ResourcePolicy.mutate(ctx, m)
 	case *ScalingGroupMutation:
@@ -283,6 +299,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.VFolder.mutate(ctx, m)
 	case *VFolderInvitationMutation:
 		return c.VFolderInvitation.mutate(ctx, m)
+	case *WebSessionMutation:
+		return c.WebSession.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -849,6 +867,139 @@ func (c *KeyPairClient) mutate(ctx context.Context, m *KeyPairMutation) (Value, 
 		return (&KeyPairDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown KeyPair mutation op: %q", m.Op())
+	}
+}
+
+// OIDCLoginClient is a client for the OIDCLogin schema.
+type OIDCLoginClient struct {
+	config
+}
+
+// NewOIDCLoginClient returns a client for the OIDCLogin from the given config.
+func NewOIDCLoginClient(c config) *OIDCLoginClient {
+	return &OIDCLoginClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `oidclogin.Hooks(f(g(h())))`.
+func (c *OIDCLoginClient) Use(hooks ...Hook) {
+	c.hooks.OIDCLogin = append(c.hooks.OIDCLogin, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `oidclogin.Intercept(f(g(h())))`.
+func (c *OIDCLoginClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OIDCLogin = append(c.inters.OIDCLogin, interceptors...)
+}
+
+// Create returns a builder for creating a OIDCLogin entity.
+func (c *OIDCLoginClient) Create() *OIDCLoginCreate {
+	mutation := newOIDCLoginMutation(c.config, OpCreate)
+	return &OIDCLoginCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OIDCLogin entities.
+func (c *OIDCLoginClient) CreateBulk(builders ...*OIDCLoginCreate) *OIDCLoginCreateBulk {
+	return &OIDCLoginCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OIDCLoginClient) MapCreateBulk(slice any, setFunc func(*OIDCLoginCreate, int)) *OIDCLoginCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OIDCLoginCreateBulk{err: fmt.Errorf("calling to OIDCLoginClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OIDCLoginCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OIDCLoginCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OIDCLogin.
+func (c *OIDCLoginClient) Update() *OIDCLoginUpdate {
+	mutation := newOIDCLoginMutation(c.config, OpUpdate)
+	return &OIDCLoginUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OIDCLoginClient) UpdateOne(_m *OIDCLogin) *OIDCLoginUpdateOne {
+	mutation := newOIDCLoginMutation(c.config, OpUpdateOne, withOIDCLogin(_m))
+	return &OIDCLoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OIDCLoginClient) UpdateOneID(id string) *OIDCLoginUpdateOne {
+	mutation := newOIDCLoginMutation(c.config, OpUpdateOne, withOIDCLoginID(id))
+	return &OIDCLoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OIDCLogin.
+func (c *OIDCLoginClient) Delete() *OIDCLoginDelete {
+	mutation := newOIDCLoginMutation(c.config, OpDelete)
+	return &OIDCLoginDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OIDCLoginClient) DeleteOne(_m *OIDCLogin) *OIDCLoginDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OIDCLoginClient) DeleteOneID(id string) *OIDCLoginDeleteOne {
+	builder := c.Delete().Where(oidclogin.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OIDCLoginDeleteOne{builder}
+}
+
+// Query returns a query builder for OIDCLogin.
+func (c *OIDCLoginClient) Query() *OIDCLoginQuery {
+	return &OIDCLoginQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOIDCLogin},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OIDCLogin entity by its id.
+func (c *OIDCLoginClient) Get(ctx context.Context, id string) (*OIDCLogin, error) {
+	return c.Query().Where(oidclogin.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OIDCLoginClient) GetX(ctx context.Context, id string) *OIDCLogin {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OIDCLoginClient) Hooks() []Hook {
+	return c.hooks.OIDCLogin
+}
+
+// Interceptors returns the client interceptors.
+func (c *OIDCLoginClient) Interceptors() []Interceptor {
+	return c.inters.OIDCLogin
+}
+
+func (c *OIDCLoginClient) mutate(ctx context.Context, m *OIDCLoginMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OIDCLoginCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OIDCLoginUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OIDCLoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OIDCLoginDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OIDCLogin mutation op: %q", m.Op())
 	}
 }
 
@@ -1847,14 +1998,147 @@ func (c *VFolderInvitationClient) mutate(ctx context.Context, m *VFolderInvitati
 	}
 }
 
+// WebSessionClient is a client for the WebSession schema.
+type WebSessionClient struct {
+	config
+}
+
+// NewWebSessionClient returns a client for the WebSession from the given config.
+func NewWebSessionClient(c config) *WebSessionClient {
+	return &WebSessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `websession.Hooks(f(g(h())))`.
+func (c *WebSessionClient) Use(hooks ...Hook) {
+	c.hooks.WebSession = append(c.hooks.WebSession, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `websession.Intercept(f(g(h())))`.
+func (c *WebSessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebSession = append(c.inters.WebSession, interceptors...)
+}
+
+// Create returns a builder for creating a WebSession entity.
+func (c *WebSessionClient) Create() *WebSessionCreate {
+	mutation := newWebSessionMutation(c.config, OpCreate)
+	return &WebSessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebSession entities.
+func (c *WebSessionClient) CreateBulk(builders ...*WebSessionCreate) *WebSessionCreateBulk {
+	return &WebSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebSessionClient) MapCreateBulk(slice any, setFunc func(*WebSessionCreate, int)) *WebSessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebSessionCreateBulk{err: fmt.Errorf("calling to WebSessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebSessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebSession.
+func (c *WebSessionClient) Update() *WebSessionUpdate {
+	mutation := newWebSessionMutation(c.config, OpUpdate)
+	return &WebSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebSessionClient) UpdateOne(_m *WebSession) *WebSessionUpdateOne {
+	mutation := newWebSessionMutation(c.config, OpUpdateOne, withWebSession(_m))
+	return &WebSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebSessionClient) UpdateOneID(id string) *WebSessionUpdateOne {
+	mutation := newWebSessionMutation(c.config, OpUpdateOne, withWebSessionID(id))
+	return &WebSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebSession.
+func (c *WebSessionClient) Delete() *WebSessionDelete {
+	mutation := newWebSessionMutation(c.config, OpDelete)
+	return &WebSessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebSessionClient) DeleteOne(_m *WebSession) *WebSessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebSessionClient) DeleteOneID(id string) *WebSessionDeleteOne {
+	builder := c.Delete().Where(websession.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebSessionDeleteOne{builder}
+}
+
+// Query returns a query builder for WebSession.
+func (c *WebSessionClient) Query() *WebSessionQuery {
+	return &WebSessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebSession entity by its id.
+func (c *WebSessionClient) Get(ctx context.Context, id string) (*WebSession, error) {
+	return c.Query().Where(websession.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebSessionClient) GetX(ctx context.Context, id string) *WebSession {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebSessionClient) Hooks() []Hook {
+	return c.hooks.WebSession
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebSessionClient) Interceptors() []Interceptor {
+	return c.inters.WebSession
+}
+
+func (c *WebSessionClient) mutate(ctx context.Context, m *WebSessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebSessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebSession mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
-		SessionTemplate, User, VFolder, VFolderInvitation []ent.Hook
+		Agent, Image, Kernel, KeyPair, OIDCLogin, ResourcePolicy, ScalingGroup, Session,
+		SessionTemplate, User, VFolder, VFolderInvitation, WebSession []ent.Hook
 	}
 	inters struct {
-		Agent, Image, Kernel, KeyPair, ResourcePolicy, ScalingGroup, Session,
-		SessionTemplate, User, VFolder, VFolderInvitation []ent.Interceptor
+		Agent, Image, Kernel, KeyPair, OIDCLogin, ResourcePolicy, ScalingGroup, Session,
+		SessionTemplate, User, VFolder, VFolderInvitation, WebSession []ent.Interceptor
 	}
 )

@@ -13,6 +13,7 @@ import (
 	"baigo.dev/bai/ent/image"
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/keypair"
+	"baigo.dev/bai/ent/oidclogin"
 	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/session"
@@ -20,6 +21,7 @@ import (
 	"baigo.dev/bai/ent/user"
 	"baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
+	"baigo.dev/bai/ent/websession"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -87,6 +89,7 @@ func checkColumn(t, c string) error {
 			image.Table:             image.ValidColumn,
 			kernel.Table:            kernel.ValidColumn,
 			keypair.Table:           keypair.ValidColumn,
+			oidclogin.Table:         oidclogin.ValidColumn,
 			resourcepolicy.Table:    resourcepolicy.ValidColumn,
 			scalinggroup.Table:      scalinggroup.ValidColumn,
 			session.Table:           session.ValidColumn,
@@ -94,6 +97,7 @@ func checkColumn(t, c string) error {
 			user.Table:              user.ValidColumn,
 			vfolder.Table:           vfolder.ValidColumn,
 			vfolderinvitation.Table: vfolderinvitation.ValidColumn,
+			websession.Table:        websession.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

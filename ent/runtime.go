@@ -9,6 +9,7 @@ import (
 	"baigo.dev/bai/ent/image"
 	"baigo.dev/bai/ent/kernel"
 	"baigo.dev/bai/ent/keypair"
+	"baigo.dev/bai/ent/oidclogin"
 	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/scalinggroup"
 	"baigo.dev/bai/ent/schema"
@@ -17,6 +18,7 @@ import (
 	"baigo.dev/bai/ent/user"
 	"baigo.dev/bai/ent/vfolder"
 	"baigo.dev/bai/ent/vfolderinvitation"
+	"baigo.dev/bai/ent/websession"
 	"github.com/google/uuid"
 )
 
@@ -162,6 +164,36 @@ func init() {
 	keypairDescID := keypairFields[0].Descriptor()
 	// keypair.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	keypair.IDValidator = keypairDescID.Validators[0].(func(string) error)
+	oidcloginFields := schema.OIDCLogin{}.Fields()
+	_ = oidcloginFields
+	// oidcloginDescBrowser is the schema descriptor for browser field.
+	oidcloginDescBrowser := oidcloginFields[1].Descriptor()
+	// oidclogin.BrowserValidator is a validator for the "browser" field. It is called by the builders before save.
+	oidclogin.BrowserValidator = oidcloginDescBrowser.Validators[0].(func(string) error)
+	// oidcloginDescNonce is the schema descriptor for nonce field.
+	oidcloginDescNonce := oidcloginFields[2].Descriptor()
+	// oidclogin.NonceValidator is a validator for the "nonce" field. It is called by the builders before save.
+	oidclogin.NonceValidator = oidcloginDescNonce.Validators[0].(func(string) error)
+	// oidcloginDescVerifier is the schema descriptor for verifier field.
+	oidcloginDescVerifier := oidcloginFields[3].Descriptor()
+	// oidclogin.VerifierValidator is a validator for the "verifier" field. It is called by the builders before save.
+	oidclogin.VerifierValidator = oidcloginDescVerifier.Validators[0].(func(string) error)
+	// oidcloginDescRedirectURL is the schema descriptor for redirect_url field.
+	oidcloginDescRedirectURL := oidcloginFields[4].Descriptor()
+	// oidclogin.RedirectURLValidator is a validator for the "redirect_url" field. It is called by the builders before save.
+	oidclogin.RedirectURLValidator = oidcloginDescRedirectURL.Validators[0].(func(string) error)
+	// oidcloginDescNext is the schema descriptor for next field.
+	oidcloginDescNext := oidcloginFields[5].Descriptor()
+	// oidclogin.DefaultNext holds the default value on creation for the next field.
+	oidclogin.DefaultNext = oidcloginDescNext.Default.(string)
+	// oidcloginDescCreatedAt is the schema descriptor for created_at field.
+	oidcloginDescCreatedAt := oidcloginFields[6].Descriptor()
+	// oidclogin.DefaultCreatedAt holds the default value on creation for the created_at field.
+	oidclogin.DefaultCreatedAt = oidcloginDescCreatedAt.Default.(func() time.Time)
+	// oidcloginDescID is the schema descriptor for id field.
+	oidcloginDescID := oidcloginFields[0].Descriptor()
+	// oidclogin.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	oidclogin.IDValidator = oidcloginDescID.Validators[0].(func(string) error)
 	resourcepolicyFields := schema.ResourcePolicy{}.Fields()
 	_ = resourcepolicyFields
 	// resourcepolicyDescMaxConcurrentSessions is the schema descriptor for max_concurrent_sessions field.
@@ -418,4 +450,26 @@ func init() {
 	vfolderinvitationDescID := vfolderinvitationFields[0].Descriptor()
 	// vfolderinvitation.DefaultID holds the default value on creation for the id field.
 	vfolderinvitation.DefaultID = vfolderinvitationDescID.Default.(func() uuid.UUID)
+	websessionFields := schema.WebSession{}.Fields()
+	_ = websessionFields
+	// websessionDescAccessKey is the schema descriptor for access_key field.
+	websessionDescAccessKey := websessionFields[1].Descriptor()
+	// websession.AccessKeyValidator is a validator for the "access_key" field. It is called by the builders before save.
+	websession.AccessKeyValidator = websessionDescAccessKey.Validators[0].(func(string) error)
+	// websessionDescCsrfToken is the schema descriptor for csrf_token field.
+	websessionDescCsrfToken := websessionFields[2].Descriptor()
+	// websession.CsrfTokenValidator is a validator for the "csrf_token" field. It is called by the builders before save.
+	websession.CsrfTokenValidator = websessionDescCsrfToken.Validators[0].(func(string) error)
+	// websessionDescCreatedAt is the schema descriptor for created_at field.
+	websessionDescCreatedAt := websessionFields[4].Descriptor()
+	// websession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	websession.DefaultCreatedAt = websessionDescCreatedAt.Default.(func() time.Time)
+	// websessionDescLastSeen is the schema descriptor for last_seen field.
+	websessionDescLastSeen := websessionFields[6].Descriptor()
+	// websession.DefaultLastSeen holds the default value on creation for the last_seen field.
+	websession.DefaultLastSeen = websessionDescLastSeen.Default.(func() time.Time)
+	// websessionDescID is the schema descriptor for id field.
+	websessionDescID := websessionFields[0].Descriptor()
+	// websession.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	websession.IDValidator = websessionDescID.Validators[0].(func(string) error)
 }

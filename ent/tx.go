@@ -20,6 +20,8 @@ type Tx struct {
 	Kernel *KernelClient
 	// KeyPair is the client for interacting with the KeyPair builders.
 	KeyPair *KeyPairClient
+	// OIDCLogin is the client for interacting with the OIDCLogin builders.
+	OIDCLogin *OIDCLoginClient
 	// ResourcePolicy is the client for interacting with the ResourcePolicy builders.
 	ResourcePolicy *ResourcePolicyClient
 	// ScalingGroup is the client for interacting with the ScalingGroup builders.
@@ -34,6 +36,8 @@ type Tx struct {
 	VFolder *VFolderClient
 	// VFolderInvitation is the client for interacting with the VFolderInvitation builders.
 	VFolderInvitation *VFolderInvitationClient
+	// WebSession is the client for interacting with the WebSession builders.
+	WebSession *WebSessionClient
 
 	// lazily loaded.
 	client     *Client
@@ -169,6 +173,7 @@ func (tx *Tx) init() {
 	tx.Image = NewImageClient(tx.config)
 	tx.Kernel = NewKernelClient(tx.config)
 	tx.KeyPair = NewKeyPairClient(tx.config)
+	tx.OIDCLogin = NewOIDCLoginClient(tx.config)
 	tx.ResourcePolicy = NewResourcePolicyClient(tx.config)
 	tx.ScalingGroup = NewScalingGroupClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
@@ -176,6 +181,7 @@ func (tx *Tx) init() {
 	tx.User = NewUserClient(tx.config)
 	tx.VFolder = NewVFolderClient(tx.config)
 	tx.VFolderInvitation = NewVFolderInvitationClient(tx.config)
+	tx.WebSession = NewWebSessionClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -3,20 +3,27 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
 	"baigo.dev/bai/backend/auth"
+	"baigo.dev/bai/backend/webauth"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 )
 
 // The admin API (REST, as API.md names it): the fleet (agents, scaling
-// groups) and the limits tenants live under (resource policies).
-// Superadmins only; the middleware is per route so that unknown paths still
-// answer 404, not 403.
+// groups), the limits tenants live under (resource policies), and users
+// and keypairs. Superadmins only; the middleware is per route so that
+// unknown paths still answer 404, not 403. Every route is served at its
+// path (GET /agents, as clients have used it) and under /admin (GET
+// /admin/agents, where the web app looks).
 func (h *Handlers) registerAdmin(g *echo.Group) {
 	a := adminRoutes{g}
+	if h.Web != nil {
+		h.registerAccounts(a)
+	}
 	a.GET("/agents", func(c echo.Context) error {
 		ags, err := h.Sessions.Agents(c.Request().Context())
 		if err != nil {
@@ -102,6 +109,75 @@ func superadminOnly(next echo.HandlerFunc) echo.HandlerFunc {
 
 type adminRoutes struct{ g *echo.Group }
 
-func (a adminRoutes) GET(p string, h echo.HandlerFunc)  { a.g.GET(p, h, superadminOnly) }
-func (a adminRoutes) PUT(p string, h echo.HandlerFunc)  { a.g.PUT(p, h, superadminOnly) }
-func (a adminRoutes) POST(p string, h echo.HandlerFunc) { a.g.POST(p, h, superadminOnly) }
+func (a adminRoutes) add(method, p string, h echo.HandlerFunc) {
+	a.g.Add(method, p, h, superadminOnly)
+	a.g.Add(method, "/admin"+p, h, superadminOnly)
+}
+
+func (a adminRoutes) GET(p string, h echo.HandlerFunc)   { a.add(http.MethodGet, p, h) }
+func (a adminRoutes) PUT(p string, h echo.HandlerFunc)   { a.add(http.MethodPut, p, h) }
+func (a adminRoutes) POST(p string, h echo.HandlerFunc)  { a.add(http.MethodPost, p, h) }
+func (a adminRoutes) PATCH(p string, h echo.HandlerFunc) { a.add(http.MethodPatch, p, h) }
+
+// registerAccounts mounts the user and keypair administration: lists for
+// the admin pages, and the only way to add users and keypairs besides OIDC
+// sign-in. A new keypair's secret key is in the answer that creates it and
+// nowhere else.
+func (h *Handlers) registerAccounts(a adminRoutes) {
+	a.GET("/users", func(c echo.Context) error {
+		us, err := h.Web.Users(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"users": us})
+	})
+	a.POST("/users", func(c echo.Context) error {
+		var in webauth.NewUser
+		if err := bind(c, &in, true); err != nil {
+			return err
+		}
+		u, kp, err := h.Web.CreateUser(c.Request().Context(), in)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusCreated, map[string]any{"user": u, "keypair": kp})
+	})
+	a.PATCH("/users/:email", func(c echo.Context) error {
+		var in webauth.UserChange
+		if err := bind(c, &in, true); err != nil {
+			return err
+		}
+		email, err := url.PathUnescape(c.Param("email")) // encodeURIComponent sends @ as %40
+		if err != nil {
+			return fmt.Errorf("malformed e-mail address in the path: %w", errdefs.ErrInvalidArgument)
+		}
+		kp, _ := auth.From(c.Request().Context())
+		u, err := h.Web.UpdateUser(c.Request().Context(), kp.UserID, email, in)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, u)
+	})
+	a.GET("/keypairs", func(c echo.Context) error {
+		ks, err := h.Web.KeyPairs(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"keypairs": ks})
+	})
+	a.POST("/keypairs", func(c echo.Context) error {
+		var in struct {
+			UserEmail string `json:"userEmail"`
+		}
+		if err := bind(c, &in, true); err != nil {
+			return err
+		}
+		kp, err := h.Web.CreateKeyPair(c.Request().Context(), in.UserEmail)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusCreated, map[string]any{"keypair": kp})
+	})
+}

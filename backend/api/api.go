@@ -22,6 +22,7 @@ import (
 	"baigo.dev/bai/backend/config"
 	"baigo.dev/bai/backend/session"
 	"baigo.dev/bai/backend/vfolder"
+	"baigo.dev/bai/backend/webauth"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/aproto"
 	"baigo.dev/bai/common/errdefs"
@@ -37,6 +38,10 @@ type Handlers struct {
 	VFolders *vfolder.Service // nil: no /folders routes
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Web signs browsers in (cookie sessions) and manages users and
+	// keypairs for the admin pages; nil: HMAC-signed clients only, and no
+	// user or keypair admin routes.
+	Web *webauth.Service
 
 	closeOnce sync.Once
 	closing   chan struct{} // made by Register, closed by CloseStreams
@@ -126,6 +131,20 @@ func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		hdr := r.Header.Get("Authorization")
+		if hdr == "" && h.Web != nil {
+			// The web app's browsers send a session cookie instead of a
+			// signature; webauth also applies the CSRF and Origin rules
+			// that make a cookie safe. A request that carries
+			// Authorization is judged by its signature alone, whatever
+			// cookie comes with it.
+			kp, err := h.Web.Authenticate(c)
+			if err != nil {
+				return err
+			}
+			if kp != nil {
+				return h.admit(c, kp, next)
+			}
+		}
 		if hdr == "" {
 			return unauth("missing Authorization header: sign requests with an access key and secret key")
 		}
@@ -189,31 +208,39 @@ func (h *Handlers) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return unauth("signature mismatch: check the secret key, and that the client signs the Host and path it sends")
 		}
-		if h.Limiter != nil && kp.RateLimit > 0 {
-			left, allowed := h.Limiter.Allow(kp.AccessKey, kp.RateLimit)
-			hd := c.Response().Header()
-			hd.Set("X-RateLimit-Limit", strconv.Itoa(kp.RateLimit))
-			hd.Set("X-RateLimit-Remaining", strconv.Itoa(max(left, 0)))
-			hd.Set("X-RateLimit-Window", strconv.Itoa(int(auth.RateWindow.Seconds())))
-			if !allowed {
-				return fmt.Errorf("keypair %s made %d requests in the last %s, its limit; wait and retry: %w",
-					kp.AccessKey, kp.RateLimit, auth.RateWindow, errdefs.ErrRateLimited)
-			}
-		}
-		owner := session.Owner{AccessKey: kp.AccessKey, Domain: kp.Domain}
-		if o := c.QueryParam("owner_access_key"); o != "" && o != kp.AccessKey {
-			if !kp.Superadmin {
-				return fmt.Errorf("only superadmins may act for another keypair (owner_access_key): %w", errdefs.ErrPermissionDenied)
-			}
-			if _, err := h.Keys.Get(r.Context(), o); err != nil {
-				return fmt.Errorf("owner_access_key %q is not an active keypair: %w", o, errdefs.ErrInvalidArgument)
-			}
-			owner.AccessKey = o
-		}
-		c.Set("owner", owner)
-		c.SetRequest(r.WithContext(auth.With(r.Context(), kp)))
-		return next(c)
+		return h.admit(c, kp, next)
 	}
+}
+
+// admit lets an authenticated keypair's request through: the keypair's
+// rate limit, the effective owner (owner_access_key), and the keypair in
+// the request context.
+func (h *Handlers) admit(c echo.Context, kp *auth.KeyPair, next echo.HandlerFunc) error {
+	r := c.Request()
+	if h.Limiter != nil && kp.RateLimit > 0 {
+		left, allowed := h.Limiter.Allow(kp.AccessKey, kp.RateLimit)
+		hd := c.Response().Header()
+		hd.Set("X-RateLimit-Limit", strconv.Itoa(kp.RateLimit))
+		hd.Set("X-RateLimit-Remaining", strconv.Itoa(max(left, 0)))
+		hd.Set("X-RateLimit-Window", strconv.Itoa(int(auth.RateWindow.Seconds())))
+		if !allowed {
+			return fmt.Errorf("keypair %s made %d requests in the last %s, its limit; wait and retry: %w",
+				kp.AccessKey, kp.RateLimit, auth.RateWindow, errdefs.ErrRateLimited)
+		}
+	}
+	owner := session.Owner{AccessKey: kp.AccessKey, Domain: kp.Domain}
+	if o := c.QueryParam("owner_access_key"); o != "" && o != kp.AccessKey {
+		if !kp.Superadmin {
+			return fmt.Errorf("only superadmins may act for another keypair (owner_access_key): %w", errdefs.ErrPermissionDenied)
+		}
+		if _, err := h.Keys.Get(r.Context(), o); err != nil {
+			return fmt.Errorf("owner_access_key %q is not an active keypair: %w", o, errdefs.ErrInvalidArgument)
+		}
+		owner.AccessKey = o
+	}
+	c.Set("owner", owner)
+	c.SetRequest(r.WithContext(auth.With(r.Context(), kp)))
+	return next(c)
 }
 
 func owner(c echo.Context) session.Owner { return c.Get("owner").(session.Owner) }

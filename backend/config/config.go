@@ -35,7 +35,51 @@ type Config struct {
 	VFolderRoot string
 	// Version is the manager's own version string.
 	Version string
+	// Web configures the browser app's sign-in and cookie sessions.
+	Web Web
 }
+
+// Web configures the browser app's sign-in (package webauth).
+type Web struct {
+	// SessionIdle ends a browser session that made no request for this
+	// long; SessionLifetime ends every session this long after sign-in.
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+	// PublicURL is the app's address as browsers see it
+	// (https://bai.example.com) when the manager sits behind a proxy that
+	// terminates TLS: it is an accepted Origin, makes cookies Secure, and
+	// is the base of the default OIDC redirect URL. Empty: taken from
+	// each request.
+	PublicURL string
+	// LoginFailures is how many failed keypair sign-ins one client address
+	// may make per minute before it gets 429 for the rest of the minute.
+	LoginFailures int
+	OIDC          OIDC
+}
+
+// OIDC configures sign-in through an OpenID Connect provider; an empty
+// Issuer turns it off.
+type OIDC struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string // empty: a public client (PKCE only)
+	// RedirectURL is the callback registered with the provider; empty:
+	// PublicURL (or the request's scheme and host) + /auth/oidc/callback.
+	RedirectURL string
+	// Name labels the sign-in button ("Sign in with Name").
+	Name   string
+	Scopes []string
+	// RoleClaim names the ID token (or userinfo) claim, a string or a
+	// list of strings, whose values map to roles: any of
+	// SuperadminValues makes a superadmin, else any of AdminValues an
+	// admin, else a user. Empty: roles are not taken from the provider.
+	RoleClaim        string
+	SuperadminValues []string
+	AdminValues      []string
+}
+
+// Enabled reports whether OIDC sign-in is configured.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
 
 // Defaults fills zero fields with the documented defaults.
 func (c *Config) Defaults() {
@@ -62,5 +106,20 @@ func (c *Config) Defaults() {
 	}
 	if c.Version == "" {
 		c.Version = "0.1.0"
+	}
+	if c.Web.SessionIdle == 0 {
+		c.Web.SessionIdle = 12 * time.Hour
+	}
+	if c.Web.SessionLifetime == 0 {
+		c.Web.SessionLifetime = 7 * 24 * time.Hour
+	}
+	if c.Web.LoginFailures == 0 {
+		c.Web.LoginFailures = 10
+	}
+	if len(c.Web.OIDC.Scopes) == 0 {
+		c.Web.OIDC.Scopes = []string{"openid", "email", "profile"}
+	}
+	if c.Web.OIDC.Name == "" {
+		c.Web.OIDC.Name = "single sign-on"
 	}
 }

@@ -27,8 +27,11 @@ import (
 	"baigo.dev/bai/backend/session"
 	"baigo.dev/bai/backend/store"
 	"baigo.dev/bai/backend/vfolder"
+	"baigo.dev/bai/backend/webauth"
+	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/ent/keypair"
 	"baigo.dev/bai/ent/user"
+	"baigo.dev/bai/web"
 )
 
 // Server is a running manager.
@@ -39,6 +42,7 @@ type Server struct {
 	Metrics  *metrics.Metrics
 	relay    *events.Relay
 	api      *api.Handlers
+	Web      *webauth.Service
 	Echo     *echo.Echo
 	log      *slog.Logger
 	ln       net.Listener
@@ -91,13 +95,31 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		h.VFolders = vf
 		svc.SetMountResolver(vf.Mounts)
 	}
+	wa := webauth.New(webauth.Options{Config: cfg, Store: st, Keys: h.Keys, Log: log,
+		Policy: func(ctx context.Context, name string) (apitypes.PolicyInfo, error) {
+			ps, err := svc.Policies(ctx)
+			if err != nil {
+				return apitypes.PolicyInfo{}, err
+			}
+			for _, p := range ps {
+				if p.Name == name {
+					return p, nil
+				}
+			}
+			return apitypes.PolicyInfo{Name: name}, nil
+		}})
+	h.Web = wa
 	h.Register(e)
+	wa.Register(e)
+	// Last: the app's catch-all answers what no API route claims.
+	dist, _ := web.Dist()
+	webauth.NewApp(dist).Register(e)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
-	return &Server{Cfg: cfg, Store: st, Sessions: svc, Metrics: met, relay: relay, Echo: e, log: log, ln: ln, api: h}, nil
+	return &Server{Cfg: cfg, Store: st, Sessions: svc, Metrics: met, relay: relay, Echo: e, log: log, ln: ln, api: h, Web: wa}, nil
 }
 
 // Addr is the address the API listens on.
@@ -120,6 +142,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go s.Sessions.WatchAgents(ctx)
 	go s.Sessions.Cull(ctx, s.Cfg.CullInterval)
 	go s.Sessions.Scale(ctx, s.Cfg.CullInterval)
+	go s.Web.Run(ctx, time.Minute)
 	if s.api.VFolders != nil {
 		go s.api.VFolders.SweepUploadsEvery(ctx, time.Hour, s.log)
 	}
@@ -160,7 +183,9 @@ func (s *Server) Bootstrap(ctx context.Context) (Credentials, bool, error) {
 	if err := s.Sessions.EnsureGroup(ctx, session.DefaultGroup); err != nil {
 		return Credentials{}, false, fmt.Errorf("create default scaling group: %w", err)
 	}
-	admin, err := s.Store.User.Query().Where(user.RoleEQ(user.RoleSuperadmin)).First(ctx)
+	// The oldest superadmin is the bootstrap one: OIDC sign-ins may have
+	// made others since, whose keypairs must not land in credentials.json.
+	admin, err := s.Store.User.Query().Where(user.RoleEQ(user.RoleSuperadmin)).Order(user.ByCreatedAt()).First(ctx)
 	created := false
 	if err != nil {
 		admin, err = s.Store.User.Create().SetEmail("admin@localhost").SetUsername("admin").SetRole(user.RoleSuperadmin).Save(ctx)
@@ -168,7 +193,7 @@ func (s *Server) Bootstrap(ctx context.Context) (Credentials, bool, error) {
 			return Credentials{}, false, fmt.Errorf("create superadmin: %w", err)
 		}
 	}
-	kp, err := s.Store.KeyPair.Query().Where(keypair.HasUserWith(user.IDEQ(admin.ID)), keypair.IsActive(true)).First(ctx)
+	kp, err := s.Store.KeyPair.Query().Where(keypair.HasUserWith(user.IDEQ(admin.ID)), keypair.IsActive(true)).Order(keypair.ByCreatedAt()).First(ctx)
 	if err != nil {
 		kp, err = s.Store.KeyPair.Create().SetID(auth.NewAccessKey()).SetSecretKey(auth.NewSecretKey()).
 			SetIsAdmin(true).SetUser(admin).Save(ctx)

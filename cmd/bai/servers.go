@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,70 @@ type serverFlags struct {
 	dataDir, listen, db, secretFile string
 	vfolderRoot                     string
 	agentTimeout, cullInterval      time.Duration
+	web                             webFlags
+}
+
+// webFlags configure the browser app's sign-in (docs/web.md).
+type webFlags struct {
+	sessionIdle, sessionLifetime time.Duration
+	publicURL                    string
+	loginFailures                int
+	oidcIssuer, oidcClientID     string
+	oidcSecretFile               string
+	oidcRedirect, oidcName       string
+	oidcScopes                   []string
+	oidcRoleClaim                string
+	oidcSuperadmin, oidcAdmin    []string
+}
+
+func (w *webFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.DurationVar(&w.sessionIdle, "session-idle", 12*time.Hour, "end a browser session of the web app after this long without a request")
+	fl.DurationVar(&w.sessionLifetime, "session-lifetime", 7*24*time.Hour, "end every browser session this long after sign-in")
+	fl.StringVar(&w.publicURL, "public-url", os.Getenv("BAI_PUBLIC_URL"), "the web app's address as browsers see it (https://bai.example.com) when a proxy in front terminates TLS: an accepted Origin, Secure cookies, the default OIDC redirect base")
+	fl.IntVar(&w.loginFailures, "login-failures", 10, "failed keypair sign-ins a client address may make per minute before it gets 429")
+	fl.StringVar(&w.oidcIssuer, "oidc-issuer", os.Getenv("BAI_OIDC_ISSUER"), "OpenID Connect issuer URL; set to offer sign-in through that provider (empty: keypair sign-in only)")
+	fl.StringVar(&w.oidcClientID, "oidc-client-id", os.Getenv("BAI_OIDC_CLIENT_ID"), "client id registered with the OIDC provider")
+	fl.StringVar(&w.oidcSecretFile, "oidc-client-secret-file", os.Getenv("BAI_OIDC_CLIENT_SECRET_FILE"), "file holding the OIDC client secret (or set BAI_OIDC_CLIENT_SECRET; neither: a public client, PKCE only)")
+	fl.StringVar(&w.oidcRedirect, "oidc-redirect-url", os.Getenv("BAI_OIDC_REDIRECT_URL"), "callback URL registered with the provider (default: the public URL, or the request's scheme and host, + /auth/oidc/callback)")
+	fl.StringVar(&w.oidcName, "oidc-name", envOr("BAI_OIDC_NAME", "single sign-on"), "provider name on the sign-in button")
+	fl.StringSliceVar(&w.oidcScopes, "oidc-scopes", []string{"openid", "email", "profile"}, "scopes to request (comma-separated)")
+	fl.StringVar(&w.oidcRoleClaim, "oidc-role-claim", os.Getenv("BAI_OIDC_ROLE_CLAIM"), "ID token or userinfo claim (string or list; dots reach nested claims, e.g. realm_access.roles) whose values set the role at every sign-in (empty: roles are managed in bai)")
+	fl.StringSliceVar(&w.oidcSuperadmin, "oidc-superadmin-values", nil, "role-claim values that make a superadmin (comma-separated)")
+	fl.StringSliceVar(&w.oidcAdmin, "oidc-admin-values", nil, "role-claim values that make an admin (comma-separated)")
+}
+
+// config builds the Web settings; the client secret is read from its file
+// or the environment, never taken from the command line, where other users
+// of the host could read it.
+func (w *webFlags) config() (config.Web, error) {
+	c := config.Web{SessionIdle: w.sessionIdle, SessionLifetime: w.sessionLifetime, PublicURL: w.publicURL, LoginFailures: w.loginFailures,
+		OIDC: config.OIDC{Issuer: w.oidcIssuer, ClientID: w.oidcClientID, RedirectURL: w.oidcRedirect, Name: w.oidcName,
+			Scopes: w.oidcScopes, RoleClaim: w.oidcRoleClaim, SuperadminValues: w.oidcSuperadmin, AdminValues: w.oidcAdmin}}
+	if w.sessionIdle <= 0 || w.sessionLifetime <= 0 {
+		return c, errors.New("--session-idle and --session-lifetime must be positive")
+	}
+	if w.publicURL != "" {
+		if u, err := url.Parse(w.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("--public-url %q must be an http(s) URL like https://bai.example.com", w.publicURL)
+		}
+	}
+	if w.oidcIssuer == "" {
+		return c, nil
+	}
+	if w.oidcClientID == "" {
+		return c, errors.New("--oidc-issuer needs --oidc-client-id")
+	}
+	if w.oidcSecretFile != "" {
+		b, err := os.ReadFile(w.oidcSecretFile)
+		if err != nil {
+			return c, fmt.Errorf("--oidc-client-secret-file: %w", err)
+		}
+		c.OIDC.ClientSecret = strings.TrimSpace(string(b))
+	} else {
+		c.OIDC.ClientSecret = os.Getenv("BAI_OIDC_CLIENT_SECRET")
+	}
+	return c, nil
 }
 
 func (f *serverFlags) add(cmd *cobra.Command, listenDefault string) {
@@ -35,6 +101,7 @@ func (f *serverFlags) add(cmd *cobra.Command, listenDefault string) {
 	cmd.Flags().StringVar(&f.vfolderRoot, "vfolder-root", os.Getenv("BAI_VFOLDER_ROOT"), "directory holding the virtual folders (default: DATA_DIR/vfolders); agents mount from the same path, so use a shared file system such as NFS when agents run on several hosts")
 	cmd.Flags().DurationVar(&f.agentTimeout, "agent-timeout", 15*time.Second, "mark an agent LOST (and its sessions ERROR) after this long without a heartbeat")
 	cmd.Flags().DurationVar(&f.cullInterval, "cull-interval", 5*time.Second, "how often idle, over-age and overdue sessions are looked for")
+	f.web.add(cmd)
 }
 
 func (f *serverFlags) secret() (string, error) {
@@ -53,8 +120,12 @@ func startManager(ctx context.Context, f *serverFlags, log *slog.Logger) (*serve
 	if err != nil {
 		return nil, fmt.Errorf("cluster secret: %w", err)
 	}
+	webCfg, err := f.web.config()
+	if err != nil {
+		return nil, err
+	}
 	cfg := config.Config{ListenAddr: f.listen, DatabaseURL: f.db, DataDir: f.dataDir, ClusterSecret: sec, Version: version, VFolderRoot: f.vfolderRoot,
-		AgentTimeout: f.agentTimeout, CullInterval: f.cullInterval}
+		AgentTimeout: f.agentTimeout, CullInterval: f.cullInterval, Web: webCfg}
 	return server.New(ctx, cfg, log)
 }
 

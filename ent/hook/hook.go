@@ -57,6 +57,18 @@ func (f KeyPairFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.KeyPairMutation", m)
 }
 
+// The OIDCLoginFunc type is an adapter to allow the use of ordinary
+// function as OIDCLogin mutator.
+type OIDCLoginFunc func(context.Context, *ent.OIDCLoginMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OIDCLoginFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OIDCLoginMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OIDCLoginMutation", m)
+}
+
 // The ResourcePolicyFunc type is an adapter to allow the use of ordinary
 // function as ResourcePolicy mutator.
 type ResourcePolicyFunc func(context.Context, *ent.ResourcePolicyMutation) (ent.Value, error)
@@ -139,6 +151,18 @@ func (f VFolderInvitationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.VFolderInvitationMutation", m)
+}
+
+// The WebSessionFunc type is an adapter to allow the use of ordinary
+// function as WebSession mutator.
+type WebSessionFunc func(context.Context, *ent.WebSessionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WebSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WebSessionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebSessionMutation", m)
 }
 
 // Condition is a hook condition function.

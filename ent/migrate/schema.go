@@ -106,6 +106,30 @@ var (
 			},
 		},
 	}
+	// OidcLoginsColumns holds the columns for the "oidc_logins" table.
+	OidcLoginsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Unique: true},
+		{Name: "browser", Type: field.TypeString},
+		{Name: "nonce", Type: field.TypeString},
+		{Name: "verifier", Type: field.TypeString},
+		{Name: "redirect_url", Type: field.TypeString},
+		{Name: "next", Type: field.TypeString, Default: "/"},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// OidcLoginsTable holds the schema information for the "oidc_logins" table.
+	OidcLoginsTable = &schema.Table{
+		Name:       "oidc_logins",
+		Columns:    OidcLoginsColumns,
+		PrimaryKey: []*schema.Column{OidcLoginsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "oidclogin_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{OidcLoginsColumns[7]},
+			},
+		},
+	}
 	// ResourcePoliciesColumns holds the columns for the "resource_policies" table.
 	ResourcePoliciesColumns = []*schema.Column{
 		{Name: "name", Type: field.TypeString, Unique: true},
@@ -293,12 +317,46 @@ var (
 			},
 		},
 	}
+	// WebSessionsColumns holds the columns for the "web_sessions" table.
+	WebSessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Unique: true},
+		{Name: "access_key", Type: field.TypeString},
+		{Name: "csrf_token", Type: field.TypeString},
+		{Name: "auth_method", Type: field.TypeEnum, Enums: []string{"keypair", "oidc"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "last_seen", Type: field.TypeTime},
+	}
+	// WebSessionsTable holds the schema information for the "web_sessions" table.
+	WebSessionsTable = &schema.Table{
+		Name:       "web_sessions",
+		Columns:    WebSessionsColumns,
+		PrimaryKey: []*schema.Column{WebSessionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "websession_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebSessionsColumns[5]},
+			},
+			{
+				Name:    "websession_last_seen",
+				Unique:  false,
+				Columns: []*schema.Column{WebSessionsColumns[6]},
+			},
+			{
+				Name:    "websession_access_key",
+				Unique:  false,
+				Columns: []*schema.Column{WebSessionsColumns[1]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AgentsTable,
 		ImagesTable,
 		KernelsTable,
 		KeyPairsTable,
+		OidcLoginsTable,
 		ResourcePoliciesTable,
 		ScalingGroupsTable,
 		SessionsTable,
@@ -306,6 +364,7 @@ var (
 		UsersTable,
 		VfoldersTable,
 		VfolderInvitationsTable,
+		WebSessionsTable,
 	}
 )
 

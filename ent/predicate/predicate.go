@@ -18,6 +18,9 @@ type Kernel func(*sql.Selector)
 // KeyPair is the predicate function for keypair builders.
 type KeyPair func(*sql.Selector)
 
+// OIDCLogin is the predicate function for oidclogin builders.
+type OIDCLogin func(*sql.Selector)
+
 // ResourcePolicy is the predicate function for resourcepolicy builders.
 type ResourcePolicy func(*sql.Selector)
 
@@ -38,3 +41,6 @@ type VFolder func(*sql.Selector)
 
 // VFolderInvitation is the predicate function for vfolderinvitation builders.
 type VFolderInvitation func(*sql.Selector)
+
+// WebSession is the predicate function for websession builders.
+type WebSession func(*sql.Selector)
