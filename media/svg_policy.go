@@ -151,9 +151,26 @@ func svgAttrName(n xml.Name) (string, bool) {
 	return "", false
 }
 
-// animationSafe reports whether an animation element may be kept: it must
-// not animate a reference or an event handler, and its values must not
-// hold a URL or script.
+// animatableAttrs are the attributes an animation element (<animate>,
+// <set>, <animateTransform>) may target: the presentation attributes and
+// geometry. Everything else is refused, above all href and xlink:href (the
+// classic <set attributeName="href" to="javascript:..."> that turns a
+// harmless link target into script once the animation runs), the "on*"
+// event handlers, style and class.
+var animatableAttrs = setOf(append([]string{
+	"x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry",
+	"fx", "fy", "fr", "width", "height", "d", "points", "pathLength",
+	"dx", "dy", "rotate", "textLength", "startOffset", "offset",
+	"viewBox", "preserveAspectRatio", "stdDeviation",
+	"gradientTransform", "patternTransform",
+}, presentationAttrs...)...)
+
+// animationSafe reports whether an animation element may be kept: its
+// attributeName, when it has one, must be in animatableAttrs as written
+// (no prefix, no other case), and its from, to, by and values must each be
+// a safe value (safeValue) holding no url() or data: at all, so that no
+// animation ever sets a reference, an event handler or CSS that loads
+// anything.
 func animationSafe(attrs []xml.Attr) bool {
 	for _, a := range attrs {
 		if a.Name.Space != "" {
@@ -161,19 +178,16 @@ func animationSafe(attrs []xml.Attr) bool {
 		}
 		switch a.Name.Local {
 		case "attributeName":
-			n := asciiLower(strings.TrimSpace(a.Value))
-			if i := strings.LastIndexByte(n, ':'); i >= 0 {
-				n = n[i+1:]
-			}
-			if n == "href" || strings.HasPrefix(n, "on") {
+			if !animatableAttrs[strings.TrimSpace(a.Value)] {
 				return false
 			}
 		case "from", "to", "by", "values":
+			if !safeValue(a.Value) {
+				return false
+			}
 			n := squash(a.Value)
-			for _, w := range append([]string{"url(", "data:"}, badValueWords...) {
-				if strings.Contains(n, w) {
-					return false
-				}
+			if strings.Contains(n, "url(") || strings.Contains(n, "data:") {
+				return false
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"baigo.dev/bai/media"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/svg/*.golden.svg from the sanitiser's output")
+var update = flag.Bool("update", false, "rewrite the golden files (testdata/svg/*.golden.svg, testdata/drawing/*.svg) from the output")
 
 // svgInputs returns the test inputs in testdata/svg, without the goldens.
 func svgInputs(tb testing.TB) []string {
@@ -106,6 +106,17 @@ func TestSanitizeSVGFragments(t *testing.T) {
 		{"data uri padding", `<svg><image href="data:image/png;base64,AAA=A"/></svg>`, open + `<image/></svg>`},
 		{"animation of event handler", `<svg><set attributeName="onload" to="alert(1)"/></svg>`, `<svg xmlns="http://www.w3.org/2000/svg"/>`},
 		{"animation of prefixed href", `<svg><animate attributeName="x:href" values="#a"/></svg>`, `<svg xmlns="http://www.w3.org/2000/svg"/>`},
+		{"set of href to script", `<svg><a><set attributeName="href" to="javascript:alert(1)"/></a><use href="#u"><set attributeName="href" to="#v"/></use></svg>`, open + `<use href="#u"/></svg>`},
+		{"animation of href in another case", `<svg><g><set attributeName=" HREF " to="#a"/></g></svg>`, open + `<g/></svg>`},
+		{"animation of style", `<svg><rect><set attributeName="style" to="fill: red"/></rect></svg>`, open + `<rect/></svg>`},
+		{"animation of class", `<svg><rect><set attributeName="class" to="x"/></rect></svg>`, open + `<rect/></svg>`},
+		{"animation of an unknown attribute", `<svg><rect><set attributeName="formaction" to="x"/></rect></svg>`, open + `<rect/></svg>`},
+		{"animation with a css escape", `<svg><rect><animate attributeName="fill" values="red;\75 rl(http://x)"/></rect></svg>`, open + `<rect/></svg>`},
+		{"animation to a fragment url", `<svg><rect><set attributeName="fill" to="url(#g)"/></rect></svg>`, open + `<rect/></svg>`},
+		{"animation with an entity-encoded scheme", `<svg><rect><set attributeName="fill" to="&#x6a;avascript:x"/></rect></svg>`, open + `<rect/></svg>`},
+		{"presentation animations are kept", `<svg><rect><set attributeName="display" to="none" begin="1s" fill="freeze"/><animate attributeName="fill" calcMode="discrete" dur="2s" keyTimes="0;0.5" values="#ff0000;#0000ff" repeatCount="indefinite"/><animateTransform attributeName="transform" type="rotate" values="0;30 1 1" dur="1s"/><animate attributeName="x" from="0" to="10" dur="1s"/></rect></svg>`,
+			open + `<rect><set attributeName="display" to="none" begin="1s" fill="freeze"/><animate attributeName="fill" calcMode="discrete" dur="2s" keyTimes="0;0.5" values="#ff0000;#0000ff" repeatCount="indefinite"/><animateTransform attributeName="transform" type="rotate" values="0;30 1 1" dur="1s"/><animate attributeName="x" from="0" to="10" dur="1s"/></rect></svg>`},
+		{"motion without attributeName is kept", `<svg><circle r="1"><animateMotion dur="1s" path="M0 0 L5 5"/></circle></svg>`, open + `<circle r="1"><animateMotion dur="1s" path="M0 0 L5 5"/></circle></svg>`},
 		{"title holds text only", `<svg><title>a<tspan>b</tspan>c</title><desc><rect/>d</desc></svg>`, open + `<title>ac</title><desc>d</desc></svg>`},
 		{"comment and processing instruction after the root", `<svg/><!-- c --><?pi x?>` + "\n", `<svg xmlns="http://www.w3.org/2000/svg"/>`},
 	} {

@@ -519,6 +519,7 @@ func (s *Service) ExecuteFlush(ctx context.Context, owner, nameOrID string, req 
 			_ = s.st.Session.UpdateOneID(id).AddNumQueries(1).Exec(context.Background())
 		}(sess.ID)
 	}
+	sanitizeConsole(s.log, sess.ID, res.Console)
 	out := &apitypes.ExecuteResult{RunID: res.RunID, Status: res.Status, ExitCode: res.ExitCode,
 		Options: res.Options, Files: res.Files, Console: res.Console}
 	if out.RunID == "" {

@@ -29,6 +29,8 @@ type runFlags struct {
 	env   []string
 	build string
 	exec  string
+	// mediaDir, when set, is where media output is saved.
+	mediaDir string
 }
 
 func (a *app) runCommand() *cobra.Command {
@@ -50,12 +52,19 @@ the files are uploaded into /home/work (relative paths kept; a directory's
 contents land directly in /home/work), then the build command runs, then
 the exec command ("*", the default of both, picks the language's usual
 build — make when there is a Makefile — and run commands). The command
-exits with the exit code of the step that failed.`,
+exits with the exit code of the step that failed.
+
+With --media-dir DIR, media output is saved in DIR as it arrives:
+images, SVG, HTML and text as media-N.png (.jpg, .gif, .svg, .html, .txt),
+and each animated drawing (application/x-bai-drawing, one per canvas)
+as drawing-N.svg once the run ends, rendered as an SVG that plays the
+drawing without JavaScript. The path of each file is printed on stderr.`,
 		Example: `  bai run python -c 'print(1+1)'
   bai run python script.py
   bai run --keep --name mysess python -c 'x = 1'
   bai run c main.c util.c
-  bai run c ./project --build 'make' --exec './main'`,
+  bai run c ./project --build 'make' --exec './main'
+  bai run --media-dir out python plot.py`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.run(cmd.Context(), args[0], args[1:], f)
@@ -67,6 +76,7 @@ exits with the exit code of the step that failed.`,
 	cmd.Flags().StringArrayVarP(&f.env, "env", "e", nil, "environment variable K=V for the session (repeatable)")
 	cmd.Flags().StringVar(&f.build, "build", "", "batch build command (\"*\": the language's default)")
 	cmd.Flags().StringVar(&f.exec, "exec", "", "batch exec command (\"*\": the language's default)")
+	cmd.Flags().StringVar(&f.mediaDir, "media-dir", "", "save media output (images, SVG, HTML, drawings) as files in this directory")
 	return cmd
 }
 
@@ -124,6 +134,12 @@ func (a *app) run(parent context.Context, image string, files []string, f runFla
 		}
 		environ[k] = v
 	}
+	h := &streamHandler{a: a}
+	if f.mediaDir != "" {
+		if h.media, err = newMediaSaver(f.mediaDir, a.stderr); err != nil {
+			return a.fail(err)
+		}
+	}
 	c, err := a.client()
 	if err != nil {
 		return a.fail(err)
@@ -155,7 +171,6 @@ func (a *app) run(parent context.Context, image string, files []string, f runFla
 	// by someone on purpose.
 	destroy := created.Created && !f.keep
 
-	h := &streamHandler{a: a}
 	var code int
 	var runErr error
 	if batch {
@@ -164,6 +179,9 @@ func (a *app) run(parent context.Context, image string, files []string, f runFla
 		code, runErr = a.runAll(ctx, c, name, created.Status, codes, h)
 	}
 	h.endLine()
+	if h.media != nil {
+		h.media.finish()
+	}
 	if ctx.Err() != nil {
 		stop() // a second Ctrl-C now kills the process
 		return a.interrupted(parent, c, name, destroy)
@@ -263,6 +281,8 @@ type streamHandler struct {
 	a *app
 	// open is true when the last text printed did not end a line.
 	open bool
+	// media saves media items when --media-dir is given.
+	media *mediaSaver
 }
 
 // endLine ends an unfinished output line (on stderr, so stdout stays the
@@ -288,11 +308,22 @@ func (h *streamHandler) OnConsole(it client.ConsoleItem) {
 		return
 	}
 	h.endLine()
+	saved := ""
+	if h.media != nil && (it.Type == "media" || it.Type == "html") {
+		if saved = h.media.save(it); saved != "" {
+			saved = " " + saved
+		}
+	}
 	switch it.Type {
 	case "media":
-		fmt.Fprintf(h.a.stderr, "[media %s, %d bytes]\n", it.MIME, len(it.Text))
+		if it.MIME == "text/plain" && len(it.Text) <= 500 {
+			// Short notes, such as the manager's on an SVG it dropped.
+			fmt.Fprintf(h.a.stderr, "[media text/plain] %s%s\n", strings.TrimSuffix(it.Text, "\n"), saved)
+			break
+		}
+		fmt.Fprintf(h.a.stderr, "[media %s, %d bytes]%s\n", it.MIME, len(it.Text), saved)
 	case "html":
-		fmt.Fprintf(h.a.stderr, "[html, %d bytes]\n", len(it.Text))
+		fmt.Fprintf(h.a.stderr, "[html, %d bytes]%s\n", len(it.Text), saved)
 	case "log":
 		level := ""
 		if d, ok := it.Raw.([]any); ok && len(d) > 0 {
