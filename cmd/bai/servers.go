@@ -21,6 +21,7 @@ import (
 	"baigo.dev/bai/backend/config"
 	"baigo.dev/bai/backend/server"
 	"baigo.dev/bai/common/resource"
+	"baigo.dev/bai/web"
 )
 
 type serverFlags struct {
@@ -362,8 +363,13 @@ func printCredentials(cmd *cobra.Command, c server.Credentials, dataDir string) 
 		secretLine = fmt.Sprintf("  secret key in: %s (readable by you only; not printed, as this output is not a terminal)", path)
 		secretEnv = fmt.Sprintf(`$(sed -n 's/.*"secretKey": *"\([^"]*\)".*/\1/p' %s)`, path)
 	}
+	webLine := fmt.Sprintf("  web app:       %s/ (open it in a browser; sign in with this access key and secret key)", c.Endpoint)
+	if _, built := web.Dist(); !built {
+		webLine = "  web app:       not in this binary (built without the webui tag: run make build)"
+	}
 	fmt.Fprintf(w, `
 bai is up.
+%[5]s
   API endpoint:  %[1]s
   access key:    %[2]s
 %[3]s
@@ -374,7 +380,7 @@ Try it from another terminal:
   ./bin/bai session ls
   ./bin/bai images
 
-`, c.Endpoint, c.AccessKey, secretLine, secretEnv)
+`, c.Endpoint, c.AccessKey, secretLine, secretEnv, webLine)
 }
 
 // isTerminal reports whether w is a terminal (as golang.org/x/term does on
