@@ -13,18 +13,21 @@ BENCH_FLAGS ?=
 FUZZTIME ?= 5s
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build run test test-unit test-e2e bench fuzz images docker postgres gen lint clean
+.PHONY: help build web run test test-unit test-e2e bench fuzz images docker postgres gen lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/bai, the static bin/bai-runner and bin/kernel-lib (bai-jail, hook library, kernel-side Python media package)
+build: web ## build bin/bai (with the web app), the static bin/bai-runner and bin/kernel-lib (bai-jail, hook library, kernel-side Python media package)
 	@mkdir -p bin/kernel-lib
-	go build -ldflags "-X main.version=$(VERSION)" -o bin/bai ./cmd/bai
+	go build -tags webui -ldflags "-X main.version=$(VERSION)" -o bin/bai ./cmd/bai
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/bai-runner ./cmd/bai-runner
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/kernel-lib/bai-jail ./cmd/bai-jail
 	agent/hook/build.sh bin/kernel-lib
 	rm -rf bin/kernel-lib/python && mkdir -p bin/kernel-lib/python && cp -r media/python/bai_media bin/kernel-lib/python/
+
+web: ## build the browser app into web/dist (installs Node.js and the npm packages when missing)
+	scripts/build-web.sh
 
 docker: ## install Debian's docker.io when missing and start dockerd when it is not running
 	scripts/ensure-docker.sh
@@ -63,10 +66,11 @@ fuzz: ## run every fuzz target for FUZZTIME (default 5s) each; make test does to
 gen: ## regenerate ent code from ent/schema
 	go generate ./ent
 
-lint: ## gofmt, go vet, import direction, and stale generated code
+lint: ## gofmt, go vet, import direction, stale generated code, and the web app's type check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^ent/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^ent/'); echo "run gofmt -w"; exit 1; }
 	go vet ./... ./e2e/...
 	scripts/check-imports.sh
+	scripts/build-web.sh --check
 	go generate ./ent && git diff --exit-code -- ent || { echo "ent code is stale: run make gen and commit"; exit 1; }
 
 clean: ## remove build outputs (not the data directory)
