@@ -130,6 +130,10 @@ type Kernel struct {
 	// bootstrapOut is the bootstrap script's output, shown at the head
 	// of the kernel's logs.
 	bootstrapOut string
+	// cpuPrev is the previous usage sample's cpu_used (ms) and when it
+	// was taken, from which Stats derives cpu_util.
+	cpuPrev   float64
+	cpuPrevAt time.Time
 }
 
 // signal is a channel closed at most once.

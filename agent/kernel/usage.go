@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"sync"
 	"time"
 
@@ -83,10 +84,12 @@ func (m *Manager) Stats(ctx context.Context) map[string]map[string]any {
 	}
 	m.mu.Unlock()
 	var ts []target
+	byID := make(map[string]*Kernel, len(ks))
 	for _, k := range ks {
 		k.mu.Lock()
 		if k.state == stateRunning && k.containerID != "" {
 			ts = append(ts, target{k.id, k.containerID})
+			byID[k.id] = k
 		}
 		k.mu.Unlock()
 	}
@@ -113,6 +116,7 @@ func (m *Manager) Stats(ctx context.Context) map[string]map[string]any {
 			if err != nil || len(s) == 0 {
 				return
 			}
+			byID[t.id].cpuUtil(s, time.Now())
 			mu.Lock()
 			out[t.id] = s
 			mu.Unlock()
@@ -120,4 +124,23 @@ func (m *Manager) Stats(ctx context.Context) map[string]map[string]any {
 	}
 	wg.Wait()
 	return out
+}
+
+// cpuUtil adds "cpu_util" to a usage sample: the percentage of one core the
+// kernel used since its previous sample (cpu_used is a cumulative count of
+// milliseconds, which says nothing about load on its own). The first sample
+// of a kernel has none.
+func (k *Kernel) cpuUtil(s map[string]any, now time.Time) {
+	used, ok := s["cpu_used"].(float64)
+	if !ok {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.cpuPrevAt.IsZero() && used >= k.cpuPrev {
+		if wall := now.Sub(k.cpuPrevAt).Milliseconds(); wall > 0 {
+			s["cpu_util"] = math.Round((used-k.cpuPrev)/float64(wall)*1000) / 10
+		}
+	}
+	k.cpuPrev, k.cpuPrevAt = used, now
 }

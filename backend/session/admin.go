@@ -9,6 +9,7 @@ import (
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 	"baigo.dev/bai/common/resource"
+	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/ent"
 	"baigo.dev/bai/ent/agent"
 	"baigo.dev/bai/ent/resourcepolicy"
@@ -26,13 +27,27 @@ func (s *Service) Agents(ctx context.Context) ([]apitypes.AgentInfo, error) {
 		return nil, err
 	}
 	rows, err := s.st.Session.Query().Where(session.StatusIn(aliveStatuses...), session.AgentIDNEQ("")).
-		Select(session.FieldAgentID).All(ctx)
+		Select(session.FieldAgentID, session.FieldStatus, session.FieldLastStat).All(ctx)
 	if err != nil {
 		return nil, err
 	}
 	count := map[string]int{}
+	live := map[string]map[string]float64{}
 	for _, r := range rows {
 		count[r.AgentID]++
+		if live[r.AgentID] == nil {
+			live[r.AgentID] = map[string]float64{"cpu_util": 0, "mem": 0, "sampled": 0}
+		}
+		if r.Status != string(types.StatusRunning) || len(r.LastStat) == 0 {
+			continue
+		}
+		l := live[r.AgentID]
+		l["sampled"]++
+		for _, key := range []string{"cpu_util", "mem"} {
+			if v, ok := r.LastStat[key].(float64); ok {
+				l[key] += v
+			}
+		}
 	}
 	out := make([]apitypes.AgentInfo, 0, len(ags))
 	for _, a := range ags {
@@ -43,7 +58,7 @@ func (s *Service) Agents(ctx context.Context) ([]apitypes.AgentInfo, error) {
 		out = append(out, apitypes.AgentInfo{ID: a.ID, Status: string(a.Status), StatusInfo: a.StatusInfo, Addr: a.Addr,
 			Region: a.Region, ScalingGroup: a.ScalingGroup, Schedulable: a.Schedulable, Version: a.Version,
 			AvailableSlots: resource.Slots(a.AvailableSlots).ToJSON(), OccupiedSlots: occ[a.ID].ToJSON(),
-			Devices: devs, HealthProblems: nonNil(a.HealthProblems), DiskFreeBytes: a.DiskFree, Images: a.Images, Sessions: count[a.ID], FirstContact: a.FirstContact, LastHeartbeat: a.LastHeartbeat})
+			Devices: devs, HealthProblems: nonNil(a.HealthProblems), DiskFreeBytes: a.DiskFree, Images: a.Images, Sessions: count[a.ID], LiveStats: orZero(live[a.ID]), FirstContact: a.FirstContact, LastHeartbeat: a.LastHeartbeat})
 	}
 	return out, nil
 }
@@ -281,4 +296,12 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// orZero gives an agent without sessions its all-zero live statistics.
+func orZero(m map[string]float64) map[string]float64 {
+	if m == nil {
+		return map[string]float64{"cpu_util": 0, "mem": 0, "sampled": 0}
+	}
+	return m
 }

@@ -98,3 +98,50 @@ func TestRecordKernelStats(t *testing.T) {
 		t.Errorf("last_stat after a change = %v", got.LastStat)
 	}
 }
+
+// TestAgentLiveStats: the agent list sums the latest samples of each
+// agent's RUNNING sessions; an agent without sessions shows zeros.
+func TestAgentLiveStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "bai.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := New(st, nil, events.NewBus(), config.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, id := range []string{"a1", "a2"} {
+		if err := st.Agent.Create().SetID(id).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(agentID, status string, stat map[string]any) {
+		t.Helper()
+		c := st.Session.Create().SetName("live-" + uuid.NewString()[:8]).SetOwnerAccessKey("AKTEST").
+			SetImage("python:3.11-debian").SetStatus(status).SetAgentID(agentID)
+		if stat != nil {
+			c.SetLastStat(stat)
+		}
+		if _, err := c.Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("a1", "RUNNING", map[string]any{"cpu_util": 75.0, "mem": 100.0, "cpu_used": 9.0})
+	mk("a1", "RUNNING", map[string]any{"cpu_util": 30.5, "mem": 50.0})
+	mk("a1", "RUNNING", nil)                                              // no sample yet
+	mk("a1", "TERMINATING", map[string]any{"cpu_util": 99.0, "mem": 7.0}) // leaving: not counted
+	ags, err := s.Agents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]float64{}
+	for _, a := range ags {
+		got[a.ID] = a.LiveStats
+	}
+	if l := got["a1"]; l["cpu_util"] != 105.5 || l["mem"] != 150 || l["sampled"] != 2 {
+		t.Errorf("a1 live stats = %v, want cpu_util 105.5, mem 150, sampled 2", l)
+	}
+	if l := got["a2"]; l == nil || l["cpu_util"] != 0 || l["mem"] != 0 || l["sampled"] != 0 {
+		t.Errorf("a2 live stats = %v, want zeros", l)
+	}
+}

@@ -205,8 +205,12 @@ type AgentInfo struct {
 	DiskFreeBytes  int64             `json:"disk_free_bytes"`
 	Images         []string          `json:"images"`
 	Sessions       int               `json:"sessions"`
-	FirstContact   time.Time         `json:"first_contact"`
-	LastHeartbeat  time.Time         `json:"last_heartbeat"`
+	// LiveStats sums the latest usage samples of the agent's running
+	// sessions (they arrive with heartbeats): cpu_util in percent of one
+	// core, mem in bytes, sampled = how many sessions had a sample.
+	LiveStats     map[string]float64 `json:"live_stats"`
+	FirstContact  time.Time          `json:"first_contact"`
+	LastHeartbeat time.Time          `json:"last_heartbeat"`
 }
 
 // GroupSettings are a scaling group's settings; nil fields keep their value.

@@ -18,6 +18,9 @@ interface Agent {
   health_problems: string[] | null;
   disk_free_bytes: number;
   sessions: number;
+  // Sum of the latest samples of the agent's running sessions: cpu_util in
+  // percent of one core, mem in bytes, sampled = sessions with a sample.
+  live_stats: { cpu_util: number; mem: number; sampled: number } | null;
   last_heartbeat: string;
 }
 
@@ -141,12 +144,13 @@ async function agentsTab(body: HTMLElement, signal: AbortSignal): Promise<void> 
             .map((k) => capacity(k, Number(oc[k] ?? 0), Number(av[k] ?? 0), String)),
         ),
         h("td", null, String(a.sessions)),
+        h("td", { "data-live": "" }, liveStats(a)),
         h("td", null, health, a.disk_free_bytes ? h("div", { class: "muted small" }, `${formatBytes(a.disk_free_bytes)} disk free`) : null),
         h("td", null, formatTime(a.last_heartbeat)),
         h("td", { class: "actions" }, toggle),
       );
     });
-    replace(list, table(["Agent", "Status", "Group", "Capacity (used / total)", "Sessions", "Health", "Last heartbeat", ""], rows));
+    replace(list, table(["Agent", "Status", "Group", "Capacity (used / total)", "Sessions", "Live usage", "Health", "Last heartbeat", ""], rows));
     stamp.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${pollMs / 1000} s (agents report through heartbeats, not events).`;
   };
   try {
@@ -322,4 +326,20 @@ async function imagesTab(body: HTMLElement, signal: AbortSignal): Promise<void> 
   } catch (e) {
     if (!signal.aborted) replace(body, errorBox(e, "Could not list the images"));
   }
+}
+
+// liveStats shows what the agent's sessions use now (from heartbeat
+// samples), as opposed to what they were given (capacity).
+function liveStats(a: Agent): HTMLElement {
+  const l = a.live_stats;
+  if (!l || l.sampled === 0) {
+    return h("span", { class: "muted" }, a.sessions > 0 ? "no sample yet" : "idle");
+  }
+  return h(
+    "div",
+    null,
+    h("div", null, `CPU ${l.cpu_util.toFixed(1)}%`),
+    h("div", null, `Memory ${formatBytes(l.mem)}`),
+    h("div", { class: "muted small" }, `${l.sampled} session${l.sampled === 1 ? "" : "s"} sampled`),
+  );
 }
