@@ -3,7 +3,12 @@
 // trips against a local python3 REPL over pipes, and the idle memory of the
 // manager process and of the runner inside a kernel container. Its storage
 // section (storage.go) times a large file through the folder API and
-// through a session's mount against cp on the same disk.
+// through a session's mount against cp on the same disk. Its web section
+// (web.go) drives the web app in Debian's Chromium: the time from
+// Shift+Enter in a notebook cell to the first output in the page, next to
+// the same run through the execute WebSocket and the polling API, and the
+// first load of the app (transfer size, requests, time to interactive),
+// cold and warm.
 //
 // It starts its own `bai dev` on a temporary data directory and free ports,
 // drives it with the independent compat client, and removes everything it
@@ -67,6 +72,9 @@ type config struct {
 	// storageMiB sizes the file of the storage throughput section (0
 	// skips it).
 	storageMiB int
+	// webRounds is how many Run → first output rounds the web section
+	// times in the page and through the API (0 skips the web section).
+	webRounds int
 }
 
 func main() {
@@ -84,6 +92,7 @@ func main() {
 	flag.IntVar(&cfg.langRTTRuns, "lang-rtt", 20, "trivial-statement round trips per REPL language")
 	flag.IntVar(&cfg.jailRounds, "jail-rounds", 25, "rounds of each jail workload per mode (0: skip the jail section)")
 	flag.IntVar(&cfg.storageMiB, "storage-mib", 1024, "file size in MiB of the storage throughput section (0: skip it)")
+	flag.IntVar(&cfg.webRounds, "web-rounds", 30, "Run → first output rounds of the web section, page against API (0: skip the web section)")
 	flag.StringVar(&cfg.only, "only", "", `run one part only: "cluster" (manager with simulated agents) or "dev" (bai dev on Docker)`)
 	flag.IntVar(&cfg.cluster.hbAgents, "cluster-hb-agents", 500, "simulated agents of the heartbeat CPU measurement")
 	flag.IntVar(&cfg.cluster.agents, "cluster-agents", 200, "simulated agents of the placement measurement")
@@ -171,6 +180,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error
 	printLangTable(out, lrows, cfg.langColdRuns, cfg.langRTTRuns)
 	if cfg.storageMiB > 0 {
 		if err := benchStorage(ctx, srv, cfg.image, cfg.storageMiB, log, out); err != nil {
+			return err
+		}
+	}
+	if cfg.webRounds > 0 {
+		if err := benchWeb(ctx, srv, c, cfg.image, cfg.webRounds, log, out); err != nil {
 			return err
 		}
 	}

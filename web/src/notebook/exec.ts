@@ -16,11 +16,72 @@ export interface RunResult {
   exitCode: number | null;
 }
 
-export function runCode(session: string, code: string, hooks: RunHooks, signal: AbortSignal): Promise<RunResult> {
+function executeURL(session: string): string {
+  return wsURL(`/stream/session/${enc(session)}/execute`);
+}
+
+// SpareStream keeps one execute stream open ahead of the next run. The
+// stream carries one run per connection, and the browser starts a new
+// WebSocket's handshake only once the page's main thread is free: after
+// Shift+Enter that is after the next cell has been made and the frame
+// drawn, 10 ms or more on a slow machine, before the code can even be sent.
+// A stream opened while the reader types lets Run send the code inside the
+// key's own handler, so the server runs it while the page is busy drawing.
+// A spare lives idleMs after the last warm() and is then closed: an open
+// stream keeps the session from idling out on the server.
+export class SpareStream {
+  private ws: WebSocket | null = null;
+  private timer = 0;
+
+  constructor(
+    private readonly session: string,
+    private readonly idleMs = 30_000,
+  ) {}
+
+  // warm opens a stream unless one is open or opening, and keeps it for
+  // idleMs more.
+  warm(): void {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => this.close(), this.idleMs);
+    if (this.ws && (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN)) return;
+    const ws = new WebSocket(executeURL(this.session));
+    ws.onclose = () => {
+      if (this.ws === ws) this.ws = null;
+    };
+    this.ws = ws;
+  }
+
+  // take hands the spare over to a run (null when there is none); the run
+  // owns it from then on.
+  take(): WebSocket | null {
+    const ws = this.ws;
+    this.ws = null;
+    if (!ws) return null;
+    ws.onclose = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) return ws;
+    ws.close();
+    return null;
+  }
+
+  close(): void {
+    window.clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      ws.close(1000);
+    }
+  }
+}
+
+// runCode runs code over spare when it is given (an execute stream of
+// the session that no run has used: open, or still opening), else over a
+// new stream.
+export function runCode(session: string, code: string, hooks: RunHooks, signal: AbortSignal, spare: WebSocket | null = null): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     let done = false;
     let opened = false;
-    const ws = new WebSocket(wsURL(`/stream/session/${enc(session)}/execute`));
+    const ws = spare ?? new WebSocket(executeURL(session));
     const finish = (f: () => void) => {
       if (done) return;
       done = true;
@@ -31,10 +92,12 @@ export function runCode(session: string, code: string, hooks: RunHooks, signal: 
     const onAbort = () => finish(() => reject(new DOMException("the run's stream was closed", "AbortError")));
     signal.addEventListener("abort", onAbort);
 
-    ws.onopen = () => {
+    const start = () => {
       opened = true;
       ws.send(JSON.stringify({ mode: "query", code, options: {} }));
     };
+    if (ws.readyState === WebSocket.OPEN) start();
+    else ws.onopen = start;
     ws.onmessage = async (ev) => {
       if (typeof ev.data !== "string") return;
       let f: { status?: string; console?: unknown[]; exitCode?: number | null; options?: Record<string, unknown>; msg?: string };

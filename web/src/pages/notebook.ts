@@ -11,7 +11,7 @@ import { api, ApiError, enc, type SessionInfo } from "../api";
 import { describeError, errorBox, h, replace, spinner, statusBadge } from "../dom";
 import { displayName, highlighting, languageOf } from "../languages";
 import type { PageContext } from "../router";
-import { runCode } from "../notebook/exec";
+import { runCode, SpareStream } from "../notebook/exec";
 import { DrawingRegistry, Output, type OutItem } from "../notebook/output";
 import { load, save, type CellData, type NotebookData } from "../notebook/store";
 
@@ -51,6 +51,11 @@ export async function notebookPage({ root, params, signal }: PageContext): Promi
   let lastFocused: Cell | null = null; // where "+ Cell" adds
   let runAbort: AbortController | null = null;
   let sessionStatus = info.status;
+  const spare = new SpareStream(info.sessionName);
+  // warm opens the next run's stream while the reader works on a cell.
+  const warm = () => {
+    if (sessionStatus === "RUNNING") spare.warm();
+  };
 
   // --- page frame -------------------------------------------------------
   const badge = h("span", { id: "session-status" }, statusBadge(info.status));
@@ -93,11 +98,13 @@ export async function notebookPage({ root, params, signal }: PageContext): Promi
   signal.addEventListener("abort", () => {
     persist(true);
     runAbort?.abort();
+    spare.close();
     for (const c of cells) c.view.destroy();
   });
   window.addEventListener("beforeunload", () => persist(true), { signal });
 
   const setBanner = () => {
+    if (sessionStatus !== "RUNNING") spare.close();
     if (sessionStatus === "RUNNING") replace(banner);
     else
       replace(
@@ -127,10 +134,17 @@ export async function notebookPage({ root, params, signal }: PageContext): Promi
     }
   };
 
+  // relabel numbers the cells. Only labels that change are written:
+  // CodeMirror watches its content element's attributes, and every write
+  // makes that editor update and measure itself in the next frame, which
+  // with many cells would cost milliseconds on every Shift+Enter.
   const relabel = () => {
+    const label = (el: HTMLElement, v: string) => {
+      if (el.getAttribute("aria-label") !== v) el.setAttribute("aria-label", v);
+    };
     cells.forEach((c, i) => {
-      c.el.setAttribute("aria-label", `Cell ${i + 1}`);
-      c.view.contentDOM.setAttribute("aria-label", `Code of cell ${i + 1}`);
+      label(c.el, `Cell ${i + 1}`);
+      label(c.view.contentDOM, `Code of cell ${i + 1}`);
     });
   };
 
@@ -189,8 +203,14 @@ export async function notebookPage({ root, params, signal }: PageContext): Promi
           langExt.of(langSupport),
           EditorView.lineWrapping,
           EditorView.updateListener.of((u) => {
-            if (u.docChanged) persist();
-            if (u.focusChanged && u.view.hasFocus) lastFocused = cell;
+            if (u.docChanged) {
+              persist();
+              warm();
+            }
+            if (u.focusChanged && u.view.hasFocus) {
+              lastFocused = cell;
+              warm();
+            }
           }),
         ],
       }),
@@ -313,6 +333,8 @@ export async function notebookPage({ root, params, signal }: PageContext): Promi
     const code = c.view.state.doc.toString();
     // Time from Run to the first output in the page (make bench reads it).
     const t0 = performance.now();
+    const stream = spare.take();
+    if (queue.length) warm(); // the next queued cell gets a stream ready too
     let first = true;
     try {
       const res = await runCode(
@@ -329,6 +351,7 @@ export async function notebookPage({ root, params, signal }: PageContext): Promi
           input: ({ isPassword }) => askInput(c, isPassword),
         },
         runAbort.signal,
+        stream,
       );
       if (res.status === "exec-timeout") addOutput(c, [{ t: "note", data: "The run hit its time limit and was stopped." }]);
       c.data.state = res.status === "finished" && (res.exitCode ?? 0) === 0 ? "done" : "failed";
