@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,39 +47,7 @@ func TestAppProxy(t *testing.T) {
 		t.Fatalf("undeclared app: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	cmd := exec.CommandContext(ctx, filepath.Join(st.binDir, "bai"), "app", name, "terminal", "--bind", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), sharedEnv()...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("bai app did not stop on interrupt")
-		}
-		if strings.Contains(stderr.String(), "panic:") {
-			t.Errorf("bai app panicked: %s", stderr.String())
-		}
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("bai app printed no URL: %v; stderr %q", err, stderr.String())
-	}
-	url := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(line)
-	if url == "" {
-		t.Fatalf("no URL in %q", line)
-	}
+	url, stderr := startBaiApp(t, ctx, name, "terminal")
 
 	resp, err := http.Get(url)
 	if err != nil {
@@ -140,4 +110,64 @@ func waitTerminalLine(ws *websocket.Conn, want string, limit time.Duration) (boo
 			}
 		}
 	}
+}
+
+// startBaiApp runs `bai app SESSION APP --bind 127.0.0.1:0` for the rest of
+// the test (interrupted at cleanup, which must stop it) and returns the
+// URL it prints and its stderr so far.
+func startBaiApp(t *testing.T, ctx context.Context, session, app string) (string, *syncBuilder) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, filepath.Join(st.binDir, "bai"), "app", session, app, "--bind", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), sharedEnv()...)
+	stderr := &syncBuilder{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("bai app did not stop on interrupt")
+		}
+		if strings.Contains(stderr.String(), "panic:") {
+			t.Errorf("bai app panicked: %s", stderr.String())
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("bai app printed no URL: %v; stderr %q", err, stderr.String())
+	}
+	url := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(line)
+	if url == "" {
+		t.Fatalf("no URL in %q", line)
+	}
+	return url, stderr
+}
+
+// syncBuilder is a strings.Builder safe for a process's writes and the
+// test's reads at once.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -13,14 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumPath is Debian's chromium (scripts/ensure-test-deps.sh installs
-// it). The tests never download a browser.
-const chromiumPath = "/usr/bin/chromium"
+	"baigo.dev/bai/e2e/chrome"
+)
 
 // ui is the one headless Chromium of the browser tests; each test works in
 // tabs of its own browser context (own cookies and storage), so that logins
@@ -45,8 +41,8 @@ func missing(t *testing.T, why string) {
 // Chromium; both end with the test.
 func startUI(t *testing.T) *ui {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing(t, "no Chromium at "+chromiumPath+" (scripts/ensure-test-deps.sh installs Debian's chromium)")
+	if _, err := os.Stat(chrome.Path); err != nil {
+		missing(t, "no Chromium at "+chrome.Path+" (scripts/ensure-test-deps.sh installs Debian's chromium)")
 	}
 	base := strings.TrimRight(st.shared.Creds.Endpoint, "/")
 	req, _ := http.NewRequestWithContext(testCtx(t, 10*time.Second), http.MethodGet, base+"/", nil)
@@ -71,27 +67,14 @@ func startUI(t *testing.T) *ui {
 	}
 
 	profile := t.TempDir()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("window-size", "1280,800"),
-		chromedp.UserDataDir(profile),
-	)
+	alloc, cancelAlloc := chrome.NewAllocator(context.Background(), profile)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
 		cancelBrowser()
 		cancelAlloc() // waits for Chromium to exit, before the profile is removed
 	})
 	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
+		t.Fatalf("start %s: %v", chrome.Path, err)
 	}
 	return &ui{browser: browser, base: base, artifacts: art}
 }
@@ -238,33 +221,6 @@ func (u *ui) login(t *testing.T, ctx context.Context, ak, sk string) {
 		_, _ = chromedp.Run(c, chromedp.Evaluate[chromedp.Void](`fetch("/auth/me", {credentials: "same-origin"})
 			.then(r => r.ok ? r.json() : null)
 			.then(m => m && fetch("/auth/logout", {method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": m.csrfToken}}))`, chromedp.EvalAwaitPromise))
-	})
-}
-
-// pressEnter sends the Enter key (with modifiers) as a key-down and key-up
-// only, the way a keyboard does; a char event would make editors that
-// handle Enter themselves insert a second line break.
-func pressEnter(modifiers int64) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
-				Type: typ, Key: "Enter", Code: "Enter", Modifiers: modifiers,
-				WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// insertText types text into the focused element as one insertion (as a
-// paste would), so that the editor's auto-indent and bracket closing leave
-// multi-line code as written.
-func insertText(text string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
-		return err
 	})
 }
 

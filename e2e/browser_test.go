@@ -17,13 +17,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"baigo.dev/bai/e2e/chrome"
 	"baigo.dev/bai/e2e/compat"
-)
-
-// Key modifier bits of the DevTools protocol.
-const (
-	modCtrl  = 2
-	modShift = 8
 )
 
 // TestBrowser drives the web app in a real headless Chromium against the
@@ -111,8 +106,8 @@ func typeCell(t *testing.T, ctx context.Context, i int, code string, modifiers i
 	t.Helper()
 	do(t, ctx, 20*time.Second, fmt.Sprintf("type into cell %d", i),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf("#cells .cell:nth-child(%d) .cm-content", i+1))),
-		insertText(code),
-		pressEnter(modifiers),
+		chrome.InsertText(code),
+		chrome.PressEnter(modifiers),
 	)
 }
 
@@ -120,7 +115,7 @@ func typeCell(t *testing.T, ctx context.Context, i int, code string, modifiers i
 // until it finished and returns the text of its output.
 func runCell(t *testing.T, ctx context.Context, i int, code string, limit time.Duration) string {
 	t.Helper()
-	typeCell(t, ctx, i, code, modShift)
+	typeCell(t, ctx, i, code, chrome.ModShift)
 	return waitCell(t, ctx, i, limit)
 }
 
@@ -210,7 +205,7 @@ func browserNotebook(t *testing.T, u *ui, ctx context.Context) {
 	waitJS[bool](t, ctx, 10*time.Second, "a second cell", `document.querySelectorAll("#cells .cell").length === 2`)
 
 	// input() asks inline; Enter answers.
-	typeCell(t, ctx, 1, "who = input('who? ')\nprint('hello', who)", modShift)
+	typeCell(t, ctx, 1, "who = input('who? ')\nprint('hello', who)", chrome.ModShift)
 	waitJS[bool](t, ctx, 60*time.Second, "the input field", `!!(`+cellJS(1)+` && `+cellJS(1)+`.querySelector("input.stdin"))`)
 	do(t, ctx, 20*time.Second, "answer the prompt", chromedp.SendKeys(chromedp.CSS("#cells .cell:nth-child(2) input.stdin"), "bob\n"))
 	if out := waitCell(t, ctx, 1, 30*time.Second); !strings.Contains(out, "who? bob") || !strings.Contains(out, "hello bob") {
@@ -218,7 +213,7 @@ func browserNotebook(t *testing.T, u *ui, ctx context.Context) {
 	}
 
 	// A matplotlib figure arrives as SVG and is shown through <img>.
-	typeCell(t, ctx, 2, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.title('squares')\nplt.show()", modShift)
+	typeCell(t, ctx, 2, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.title('squares')\nplt.show()", chrome.ModShift)
 	waitCell(t, ctx, 2, 120*time.Second)
 	waitJS[bool](t, ctx, 20*time.Second, "the plot as a decoded image",
 		`(() => { const i = `+cellJS(2)+`.querySelector("img.out-svg"); return !!i && i.complete && i.naturalWidth > 100 && i.src.startsWith("data:image/svg+xml;base64,") })()`)
@@ -227,7 +222,7 @@ func browserNotebook(t *testing.T, u *ui, ctx context.Context) {
 	}
 
 	// A drawing is played on a canvas.
-	typeCell(t, ctx, 3, "from bai_media import Canvas\nc = Canvas(120, 80, 'white')\nr = c.rect(10, 10, 40, 30, fill='red')\nc.show()\nfor i in range(5):\n    r.move(10, 0)\n    c.update()", modShift)
+	typeCell(t, ctx, 3, "from bai_media import Canvas\nc = Canvas(120, 80, 'white')\nr = c.rect(10, 10, 40, 30, fill='red')\nc.show()\nfor i in range(5):\n    r.move(10, 0)\n    c.update()", chrome.ModShift)
 	waitCell(t, ctx, 3, 60*time.Second)
 	// After the five moves the rectangle spans x 60..100: red there, white
 	// where it started.
@@ -239,7 +234,7 @@ func browserNotebook(t *testing.T, u *ui, ctx context.Context) {
 
 	// HTML output lives in a sandboxed frame: its script does not run and
 	// it cannot reach the app.
-	typeCell(t, ctx, 4, "from bai_media import display_html\ndisplay_html('<b id=\"x\">bold</b><script>parent.document.title = \"pwned\"</script>')", modShift)
+	typeCell(t, ctx, 4, "from bai_media import display_html\ndisplay_html('<b id=\"x\">bold</b><script>parent.document.title = \"pwned\"</script>')", chrome.ModShift)
 	waitCell(t, ctx, 4, 60*time.Second)
 	frame := waitJS[map[string]any](t, ctx, 10*time.Second, "the HTML frame", `(() => {
 		const f = `+cellJS(4)+`.querySelector("iframe.out-html"); if (!f) return null;
@@ -265,7 +260,7 @@ func browserNotebook(t *testing.T, u *ui, ctx context.Context) {
 	// Interrupt stops a running cell (Ctrl+Enter runs in place).
 	// (Interrupt once it prints: a signal sent before the code starts is
 	// lost, in a notebook as in a terminal.)
-	typeCell(t, ctx, 5, "import time\nprint('sleeping', flush=True)\ntime.sleep(120)", modCtrl)
+	typeCell(t, ctx, 5, "import time\nprint('sleeping', flush=True)\ntime.sleep(120)", chrome.ModCtrl)
 	waitJS[bool](t, ctx, 30*time.Second, "the long cell running", cellJS(5)+`.dataset.state === "running" && `+cellJS(5)+`.querySelector(".output").innerText.includes("sleeping")`)
 	do(t, ctx, 20*time.Second, "interrupt", chromedp.Click(chromedp.CSS("#interrupt")))
 	if out := waitCell(t, ctx, 5, 30*time.Second); !strings.Contains(out, "KeyboardInterrupt") {
@@ -296,7 +291,7 @@ func browserTerminal(t *testing.T, u *ui, ctx context.Context, name string) {
 	lines := func(want string) string {
 		return fmt.Sprintf(`(() => { const rows = document.querySelector("#terminal .xterm-rows"); if (!rows) return ""; const ls = Array.from(rows.children, r => r.textContent.trimEnd()); return ls.some(l => %s) ? ls.join("\n") : "" })()`, want)
 	}
-	do(t, ctx, 20*time.Second, "type echo hi", chromedp.Focus(chromedp.CSS("#terminal .xterm-helper-textarea")), insertText("echo hi"), pressEnter(0))
+	do(t, ctx, 20*time.Second, "type echo hi", chromedp.Focus(chromedp.CSS("#terminal .xterm-helper-textarea")), chrome.InsertText("echo hi"), chrome.PressEnter(0))
 	waitJS[string](t, ctx, 30*time.Second, "the line hi", lines(`l === "hi"`))
 	u.shot(t, ctx, "terminal")
 
@@ -304,7 +299,7 @@ func browserTerminal(t *testing.T, u *ui, ctx context.Context, name string) {
 	before := evalJS[string](t, ctx, `document.querySelector("#terminal").dataset.cols`)
 	do(t, ctx, 20*time.Second, "shrink the window", chromedp.EmulateViewport(800, 600))
 	size := waitJS[string](t, ctx, 20*time.Second, "the terminal to refit", `(() => { const d = document.querySelector("#terminal").dataset; return d.cols !== `+jsString(before)+` ? d.rows + " " + d.cols : "" })()`)
-	do(t, ctx, 20*time.Second, "type stty size", insertText("stty size"), pressEnter(0))
+	do(t, ctx, 20*time.Second, "type stty size", chrome.InsertText("stty size"), chrome.PressEnter(0))
 	waitJS[string](t, ctx, 30*time.Second, "stty size = "+size, lines(`l === `+jsString(size)))
 	do(t, ctx, 20*time.Second, "back to 1280x800", chromedp.EmulateViewport(1280, 800))
 }

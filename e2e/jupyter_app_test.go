@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -10,10 +9,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -40,37 +35,8 @@ func TestJupyterThroughAppProxy(t *testing.T) {
 	}
 	ctx := testCtx(t, 3*time.Minute)
 
-	cmd := exec.CommandContext(ctx, filepath.Join(st.binDir, "bai"), "app", name, "jupyter", "--bind", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), sharedEnv()...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("bai app did not stop on interrupt")
-		}
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("bai app printed no URL: %v; stderr %q", err, stderr.String())
-	}
-	base := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(line)
-	if base == "" {
-		t.Fatalf("no URL in %q", line)
-	}
+	base, stderr := startBaiApp(t, ctx, name, "jupyter")
 	t.Logf("jupyter started and forwarded in %s: %s", time.Since(t0).Round(time.Millisecond), base)
 
 	jar, _ := cookiejar.New(nil)

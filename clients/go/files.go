@@ -95,12 +95,25 @@ func (c *Client) streamRequest(ctx context.Context, method, p string, query url.
 	if len(query) > 0 {
 		pathQuery += "?" + query.Encode()
 	}
-	if body == nil {
+	return c.signedDo(ctx, method, p, pathQuery, contentType, nil, body, -1)
+}
+
+// signedDo sends one signed request with a streamed body (n is its length,
+// -1 when unknown) and extra headers; p names the request in errors. The
+// caller closes the answer's body; statuses >= 400 become *APIError.
+func (c *Client) signedDo(ctx context.Context, method, p, pathQuery, contentType string, hdr http.Header, body io.Reader, n int64) (*http.Response, error) {
+	if body == nil || n == 0 {
 		body = http.NoBody
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base.Scheme+"://"+c.base.Host+pathQuery, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, p, err)
+	}
+	if n >= 0 {
+		req.ContentLength = n
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", c.cfg.UserAgent)

@@ -100,42 +100,11 @@ func (c *Client) FolderAbortUpload(ctx context.Context, folder, token string) er
 // body's length. Statuses >= 400 become *APIError.
 func (c *Client) uploadRequest(ctx context.Context, method, folder, token string, hdr http.Header, body io.Reader, n int64) (*http.Response, error) {
 	p := uploadPath(folder, token)
-	pathQuery := c.base.EscapedPath() + p
-	if body == nil || n == 0 {
-		body = http.NoBody
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base.Scheme+"://"+c.base.Host+pathQuery, body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, p, err)
-	}
-	req.ContentLength = n
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
 	contentType := "text/plain"
 	if method == http.MethodPatch {
 		contentType = "application/offset+octet-stream"
 	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	// The SDK speaks v5 and newer, which never hash the body.
-	c.sign(req, pathQuery, contentType, nil)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s: %w", method, p, ctx.Err())
-		}
-		if isUnreachable(err) {
-			return nil, &UnreachableError{Endpoint: c.base.String(), Err: err}
-		}
-		return nil, fmt.Errorf("%s %s: %w: %w", method, p, err, errdefs.ErrUnavailable)
-	}
-	if resp.StatusCode >= 400 {
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, decodeProblem(resp.StatusCode, data)
-	}
-	return resp, nil
+	return c.signedDo(ctx, method, p, c.base.EscapedPath()+p, contentType, hdr, body, n)
 }
 
 // progressReader reports base plus the bytes read so far.

@@ -13,13 +13,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	client "baigo.dev/bai/clients/go"
+	"baigo.dev/bai/e2e/chrome"
 	"baigo.dev/bai/e2e/compat"
 	"baigo.dev/bai/e2e/devserver"
 )
@@ -54,9 +53,6 @@ import (
 //     script added before the app's (Page.addScriptToEvaluateOnNewDocument)
 //     checks that on every DOM mutation and focus change, without polling.
 
-// chromium is Debian's Chromium (scripts/ensure-test-deps.sh installs it).
-const chromium = "/usr/bin/chromium"
-
 // webLoads is how many times each page is loaded in each cache state.
 const webLoads = 5
 
@@ -66,8 +62,8 @@ const webWarmup = 3
 
 // benchWeb runs both measurements against srv with a session of image.
 func benchWeb(ctx context.Context, srv *devserver.Server, c *compat.Client, image string, rounds int, log *slog.Logger, out io.Writer) error {
-	if _, err := os.Stat(chromium); err != nil {
-		log.Warn("web section skipped: no Chromium (scripts/ensure-test-deps.sh installs Debian's chromium)", "path", chromium)
+	if _, err := os.Stat(chrome.Path); err != nil {
+		log.Warn("web section skipped: no Chromium (scripts/ensure-test-deps.sh installs Debian's chromium)", "path", chrome.Path)
 		return nil
 	}
 	base := strings.TrimRight(srv.Creds.Endpoint, "/")
@@ -104,25 +100,12 @@ func benchWeb(ctx context.Context, srv *devserver.Server, c *compat.Client, imag
 		return err
 	}
 	defer os.RemoveAll(profile)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("window-size", "1280,800"),
-		chromedp.UserDataDir(profile),
-	)
+	alloc, cancelAlloc := chrome.NewAllocator(ctx, profile)
 	defer cancelAlloc() // waits for Chromium to exit, before the profile goes
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	defer cancelBrowser()
 	if err := chromedp.Do(browser); err != nil {
-		return fmt.Errorf("start %s: %w", chromium, err)
+		return fmt.Errorf("start %s: %w", chrome.Path, err)
 	}
 
 	if err := benchRunLatency(ctx, browser, base, sdk, srv.Creds, name, rounds, log, out); err != nil {
@@ -246,31 +229,6 @@ const armRun = `(() => {
   return true;
 })()`
 
-// shiftEnter sends Shift+Enter as a key-down and key-up, the way a keyboard
-// does (a char event would make the editor insert a line break).
-func shiftEnter() chromedp.Action[chromedp.Void] {
-	const shift = 8 // the DevTools protocol's modifier bit
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
-				Type: typ, Key: "Enter", Code: "Enter", Modifiers: shift,
-				WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// insertText types text into the focused element as one insertion.
-func insertText(text string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
-		return err
-	})
-}
-
 // signIn signs in with the keypair through the login form.
 func signIn(ctx context.Context, base string, cr devserver.Credentials) error {
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -301,7 +259,7 @@ func runInPage(ctx context.Context, code string) (pageRun, error) {
 	}
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := chromedp.Do(c, insertText(code)); err != nil {
+	if err := chromedp.Do(c, chrome.InsertText(code)); err != nil {
 		return pageRun{}, fmt.Errorf("type %q: %w", code, err)
 	}
 	if err := untilJS(ctx, 10*time.Second, "the typed code in the editor", last+`.textContent === `+jsQuote(code)); err != nil {
@@ -310,7 +268,7 @@ func runInPage(ctx context.Context, code string) (pageRun, error) {
 	if _, err := runJS[bool](ctx, 10*time.Second, "arm the clock", armRun); err != nil {
 		return pageRun{}, err
 	}
-	if err := chromedp.Do(c, shiftEnter()); err != nil {
+	if err := chromedp.Do(c, chrome.PressEnter(chrome.ModShift)); err != nil {
 		return pageRun{}, fmt.Errorf("press Shift+Enter: %w", err)
 	}
 	r, err := runJS[pageRun](ctx, 60*time.Second, "the first output of "+code, `window.__baiBench.result`)
