@@ -3,7 +3,10 @@
 // environment variables and passes it down.
 package config
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Config holds every setting of the manager.
 type Config struct {
@@ -54,7 +57,15 @@ type Web struct {
 	// LoginFailures is how many failed keypair sign-ins one client address
 	// may make per minute before it gets 429 for the rest of the minute.
 	LoginFailures int
-	OIDC          OIDC
+	// OIDCStarts is how many OIDC sign-ins one client address may begin
+	// per minute (each one stores a short-lived record).
+	OIDCStarts int
+	// TrustedProxies are the reverse proxies (addresses or CIDR
+	// prefixes) whose X-Forwarded-For names the real client: sign-in
+	// limits count per client, not per proxy. Empty: the TCP peer is the
+	// client, and X-Forwarded-For is ignored (anyone can send it).
+	TrustedProxies []netip.Prefix
+	OIDC           OIDC
 }
 
 // OIDC configures sign-in through an OpenID Connect provider; an empty
@@ -112,6 +123,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Web.SessionLifetime == 0 {
 		c.Web.SessionLifetime = 7 * 24 * time.Hour
+	}
+	if c.Web.OIDCStarts == 0 {
+		c.Web.OIDCStarts = 30
 	}
 	if c.Web.LoginFailures == 0 {
 		c.Web.LoginFailures = 10

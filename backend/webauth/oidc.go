@@ -106,6 +106,13 @@ func (s *Service) oidcLogin(c echo.Context) error {
 	}
 	r := c.Request()
 	ctx := r.Context()
+	// Each start stores a record for 10 minutes, and any web page can send
+	// browsers here: bound how many one address may begin.
+	addr := s.clientAddr(r)
+	if s.starts.blocked(addr) {
+		return s.failOIDC(c, refuse("Too many sign-ins were started from your address; wait a minute and try again.", "oidc start rate limit for %s", addr))
+	}
+	s.starts.add(addr)
 	p, err := s.oidc.discover(ctx)
 	if err != nil {
 		return s.failOIDC(c, refuse(msgUnreachable, "discovery at %s: %v", s.cfg.OIDC.Issuer, err))
@@ -138,7 +145,7 @@ func (s *Service) oidcCallback(c echo.Context) error {
 		return s.failOIDC(c, err)
 	}
 	s.log.Info("browser signed in", "access_key", kp.ID, "method", MethodOIDC, "email", kp.Edges.User.Email,
-		"role", kp.Edges.User.Role, "client", clientAddr(c.Request()))
+		"role", kp.Edges.User.Role, "client", s.clientAddr(c.Request()))
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Redirect(http.StatusFound, next)
 }
@@ -368,9 +375,9 @@ func (s *Service) failOIDC(c echo.Context, err error) error {
 	var rf *refusal
 	if errors.As(err, &rf) {
 		msg = rf.msg
-		s.log.Warn("oidc sign-in refused", "reason", rf.reason, "client", clientAddr(c.Request()))
+		s.log.Warn("oidc sign-in refused", "reason", rf.reason, "client", s.clientAddr(c.Request()))
 	} else {
-		s.log.Error("oidc sign-in failed", "err", err, "client", clientAddr(c.Request()))
+		s.log.Error("oidc sign-in failed", "err", err, "client", s.clientAddr(c.Request()))
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Redirect(http.StatusFound, "/login?error="+url.QueryEscape(msg))

@@ -156,7 +156,7 @@ func (s *Service) authConfig(c echo.Context) error {
 // login serves POST /auth/login: a keypair sign-in.
 func (s *Service) login(c echo.Context) error {
 	r := c.Request()
-	addr := clientAddr(r)
+	addr := s.clientAddr(r)
 	if s.fails.blocked(addr) {
 		return fmt.Errorf("too many failed sign-ins from your address; wait a minute and try again: %w", errdefs.ErrRateLimited)
 	}

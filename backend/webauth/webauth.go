@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -76,6 +77,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	fails   *failures
+	starts  *failures   // OIDC sign-ins begun, per client address
 	oidc    *oidcClient // nil: OIDC sign-in is off
 	// publicOrigin is scheme://host of Config.Web.PublicURL ("" when unset).
 	publicOrigin string
@@ -90,7 +92,8 @@ func New(o Options) *Service {
 		now = time.Now
 	}
 	s := &Service{cfg: o.Config.Web, version: o.Config.Version, st: o.Store, keys: o.Keys, policy: o.Policy,
-		log: o.Log, now: now, fails: newFailures(o.Config.Web.LoginFailures, time.Minute, now)}
+		log: o.Log, now: now, fails: newFailures(o.Config.Web.LoginFailures, time.Minute, now),
+		starts: newFailures(o.Config.Web.OIDCStarts, time.Minute, now)}
 	if u, err := url.Parse(o.Config.Web.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		s.publicOrigin = u.Scheme + "://" + u.Host
 	}
@@ -140,6 +143,7 @@ func (s *Service) Sweep(ctx context.Context) {
 		s.log.Warn("sweep oidc sign-ins", "err", err)
 	}
 	s.fails.prune()
+	s.starts.prune()
 	if n+m > 0 {
 		s.log.Debug("swept browser sessions", "sessions", n, "oidc_logins", m)
 	}
@@ -190,15 +194,47 @@ func (s *Service) secure(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(s.publicOrigin, "https://")
 }
 
-// clientAddr is the peer's IP address. Forwarded headers are not trusted:
-// anyone can send them, and the address is what failed sign-ins are
-// counted by.
-func clientAddr(r *http.Request) string {
+// clientAddr is the address sign-in limits count by: the TCP peer, or,
+// when the peer is one of the operator's trusted proxies, the nearest
+// address in X-Forwarded-For that is not a trusted proxy (read from the
+// right: entries further left were written by the client and can be
+// anything). Forwarded headers from anyone else are ignored.
+func (s *Service) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			break // garbage: stop at the last address we could trust
+		}
+		if !s.trusted(hop) {
+			return a.Unmap().String()
+		}
+		host = hop
 	}
 	return host
+}
+
+// trusted reports whether addr is one of the configured proxies.
+func (s *Service) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func safeMethod(m string) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,6 +37,7 @@ type webFlags struct {
 	sessionIdle, sessionLifetime time.Duration
 	publicURL                    string
 	loginFailures                int
+	trustedProxies               []string
 	oidcIssuer, oidcClientID     string
 	oidcSecretFile               string
 	oidcRedirect, oidcName       string
@@ -50,6 +52,7 @@ func (w *webFlags) add(cmd *cobra.Command) {
 	fl.DurationVar(&w.sessionLifetime, "session-lifetime", 7*24*time.Hour, "end every browser session this long after sign-in")
 	fl.StringVar(&w.publicURL, "public-url", os.Getenv("BAI_PUBLIC_URL"), "the web app's address as browsers see it (https://bai.example.com) when a proxy in front terminates TLS: an accepted Origin, Secure cookies, the default OIDC redirect base")
 	fl.IntVar(&w.loginFailures, "login-failures", 10, "failed keypair sign-ins a client address may make per minute before it gets 429")
+	fl.StringSliceVar(&w.trustedProxies, "trusted-proxies", splitList(os.Getenv("BAI_TRUSTED_PROXIES")), "reverse proxies (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For names the client that sign-in limits count by (default: none; the TCP peer is the client)")
 	fl.StringVar(&w.oidcIssuer, "oidc-issuer", os.Getenv("BAI_OIDC_ISSUER"), "OpenID Connect issuer URL; set to offer sign-in through that provider (empty: keypair sign-in only)")
 	fl.StringVar(&w.oidcClientID, "oidc-client-id", os.Getenv("BAI_OIDC_CLIENT_ID"), "client id registered with the OIDC provider")
 	fl.StringVar(&w.oidcSecretFile, "oidc-client-secret-file", os.Getenv("BAI_OIDC_CLIENT_SECRET_FILE"), "file holding the OIDC client secret (or set BAI_OIDC_CLIENT_SECRET; neither: a public client, PKCE only)")
@@ -70,6 +73,22 @@ func (w *webFlags) config() (config.Web, error) {
 			Scopes: w.oidcScopes, RoleClaim: w.oidcRoleClaim, SuperadminValues: w.oidcSuperadmin, AdminValues: w.oidcAdmin}}
 	if w.sessionIdle <= 0 || w.sessionLifetime <= 0 {
 		return c, errors.New("--session-idle and --session-lifetime must be positive")
+	}
+	for _, p := range w.trustedProxies {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return c, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR prefix (like 10.0.0.5 or 10.0.0.0/8)", p)
+			}
+			a = a.Unmap()
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 	}
 	if w.publicURL != "" {
 		if u, err := url.Parse(w.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -392,4 +411,12 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// splitList splits a comma-separated environment value; "" is no items.
+func splitList(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
 }
