@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,9 +48,24 @@ func TestAppProxy(t *testing.T) {
 		t.Fatalf("undeclared app: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	url, stderr := startBaiApp(t, ctx, name, "terminal")
+	url, hc, stderr := startBaiApp(t, ctx, name, "terminal")
 
-	resp, err := http.Get(url)
+	// Without the cookie that the printed URL sets, the local port is shut
+	// to other users and other pages: 403, and nothing reaches the session.
+	if resp, err := http.Get(url); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(body), "bai app") {
+			t.Errorf("GET without the app cookie: %d %q, want 403", resp.StatusCode, body)
+		}
+	}
+	if _, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(url, "http")+"ws", nil); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("terminal WebSocket without the app cookie: %v, want 403", err)
+	}
+
+	resp, err := hc.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v; bai app stderr %q", url, err, stderr.String())
 	}
@@ -59,7 +75,8 @@ func TestAppProxy(t *testing.T) {
 		t.Fatalf("terminal page through the forwarded port: %d %q", resp.StatusCode, page)
 	}
 
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(url, "http")+"ws", nil)
+	dialer := websocket.Dialer{Jar: hc.Jar}
+	ws, _, err := dialer.DialContext(ctx, "ws"+strings.TrimPrefix(url, "http")+"ws", nil)
 	if err != nil {
 		t.Fatalf("terminal WebSocket: %v; bai app stderr %q", err, stderr.String())
 	}
@@ -113,9 +130,10 @@ func waitTerminalLine(ws *websocket.Conn, want string, limit time.Duration) (boo
 }
 
 // startBaiApp runs `bai app SESSION APP --bind 127.0.0.1:0` for the rest of
-// the test (interrupted at cleanup, which must stop it) and returns the
-// URL it prints and its stderr so far.
-func startBaiApp(t *testing.T, ctx context.Context, session, app string) (string, *syncBuilder) {
+// the test (interrupted at cleanup, which must stop it), opens the secret
+// URL it prints as a browser would, and returns the port's base URL, an
+// HTTP client holding the app cookie that URL set, and bai app's stderr.
+func startBaiApp(t *testing.T, ctx context.Context, session, app string) (string, *http.Client, *syncBuilder) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, filepath.Join(st.binDir, "bai"), "app", session, app, "--bind", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), sharedEnv()...)
@@ -146,11 +164,22 @@ func startBaiApp(t *testing.T, ctx context.Context, session, app string) (string
 	if err != nil {
 		t.Fatalf("bai app printed no URL: %v; stderr %q", err, stderr.String())
 	}
-	url := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(line)
-	if url == "" {
-		t.Fatalf("no URL in %q", line)
+	m := regexp.MustCompile(`(http://127\.0\.0\.1:\d+/)\?bai_token=[0-9a-f]{32}`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no URL with a secret in %q", line)
 	}
-	return url, stderr
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := hc.Get(m[0])
+	if err != nil {
+		t.Fatalf("GET the printed URL: %v; stderr %q", err, stderr.String())
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(jar.Cookies(resp.Request.URL)) == 0 {
+		t.Fatalf("the printed URL answered %d (at %s) and set no cookie", resp.StatusCode, resp.Request.URL)
+	}
+	return m[1], hc, stderr
 }
 
 // syncBuilder is a strings.Builder safe for a process's writes and the

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -36,11 +35,10 @@ func TestJupyterThroughAppProxy(t *testing.T) {
 	ctx := testCtx(t, 3*time.Minute)
 
 	t0 := time.Now()
-	base, stderr := startBaiApp(t, ctx, name, "jupyter")
+	base, hc, stderr := startBaiApp(t, ctx, name, "jupyter")
 	t.Logf("jupyter started and forwarded in %s: %s", time.Since(t0).Round(time.Millisecond), base)
 
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	jar := hc.Jar
 	get := func(p string) (int, string) {
 		t.Helper()
 		resp, err := hc.Get(base + p)
