@@ -240,6 +240,7 @@ func (h *Handlers) admit(c echo.Context, kp *auth.KeyPair, next echo.HandlerFunc
 	}
 	c.Set("owner", owner)
 	c.SetRequest(r.WithContext(auth.With(r.Context(), kp)))
+	h.Keys.Touch(kp.AccessKey)
 	return next(c)
 }
 

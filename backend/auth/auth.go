@@ -52,11 +52,46 @@ type Keys struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	c   map[string]*KeyPair
+
+	usedMu sync.Mutex
+	used   map[string]time.Time // when Touch last wrote each key's last_used
 }
+
+// touchEvery bounds how often Touch writes one keypair's last_used: the
+// admin list needs "recently", not every request, and a busy key must not
+// cost a database write per request.
+const touchEvery = time.Minute
 
 // NewKeys returns a keypair cache over st.
 func NewKeys(st *store.Store, ttl time.Duration) *Keys {
-	return &Keys{st: st, ttl: ttl, c: map[string]*KeyPair{}}
+	return &Keys{st: st, ttl: ttl, c: map[string]*KeyPair{}, used: map[string]time.Time{}}
+}
+
+// Touch records that accessKey authenticated a request: its last_used is
+// written at most once a minute per manager, off the request's path, and a
+// failed write is only logged by the caller's absence of news (best
+// effort: it is an operator's hint, not an audit log).
+func (k *Keys) Touch(accessKey string) {
+	now := time.Now()
+	k.usedMu.Lock()
+	if now.Sub(k.used[accessKey]) < touchEvery {
+		k.usedMu.Unlock()
+		return
+	}
+	k.used[accessKey] = now
+	if len(k.used) > 100_000 { // forget old entries rather than grow forever
+		for ak, t := range k.used {
+			if now.Sub(t) >= touchEvery {
+				delete(k.used, ak)
+			}
+		}
+	}
+	k.usedMu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = k.st.KeyPair.UpdateOneID(accessKey).SetLastUsed(now).Exec(ctx)
+	}()
 }
 
 // Get returns an active keypair or an ErrUnauthenticated error.
