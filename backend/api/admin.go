@@ -71,6 +71,12 @@ func (h *Handlers) registerAdmin(g *echo.Group) {
 		}
 		return c.JSON(http.StatusOK, map[string]any{"resource_policies": ps})
 	})
+	a.DELETE("/resource-policies/:name", func(c echo.Context) error {
+		if err := h.Sessions.DeletePolicy(c.Request().Context(), c.Param("name")); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
 	a.PUT("/resource-policies/:name", func(c echo.Context) error {
 		var in apitypes.PolicySettings
 		if err := bind(c, &in, true); err != nil {
@@ -118,6 +124,9 @@ func (a adminRoutes) GET(p string, h echo.HandlerFunc)   { a.add(http.MethodGet,
 func (a adminRoutes) PUT(p string, h echo.HandlerFunc)   { a.add(http.MethodPut, p, h) }
 func (a adminRoutes) POST(p string, h echo.HandlerFunc)  { a.add(http.MethodPost, p, h) }
 func (a adminRoutes) PATCH(p string, h echo.HandlerFunc) { a.add(http.MethodPatch, p, h) }
+func (a adminRoutes) DELETE(p string, h echo.HandlerFunc) {
+	a.add(http.MethodDelete, p, h)
+}
 
 // registerAccounts mounts the user and keypair administration: lists for
 // the admin pages, and the only way to add users and keypairs besides OIDC

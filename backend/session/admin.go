@@ -12,6 +12,7 @@ import (
 	"baigo.dev/bai/common/types"
 	"baigo.dev/bai/ent"
 	"baigo.dev/bai/ent/agent"
+	"baigo.dev/bai/ent/keypair"
 	"baigo.dev/bai/ent/resourcepolicy"
 	"baigo.dev/bai/ent/session"
 )
@@ -271,6 +272,38 @@ func (s *Service) SetPolicy(ctx context.Context, name string, in apitypes.Policy
 	s.Kick()
 	info := policyInfo(p)
 	return &info, nil
+}
+
+// DeletePolicy removes a resource policy that no keypair uses. The default
+// policy stays (new keypairs get it); a policy in use is a conflict naming
+// how many keypairs to move first.
+func (s *Service) DeletePolicy(ctx context.Context, name string) error {
+	if name == "default" {
+		return fmt.Errorf("the default resource policy cannot be deleted (new keypairs get it): %w", errdefs.ErrInvalidArgument)
+	}
+	err := s.st.Tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.KeyPair.Query().Where(keypair.ResourcePolicyEQ(name)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("resource policy %q is used by %d keypair(s); give them another policy first (PUT /keypairs/{access_key}/resource-policy): %w", name, n, errdefs.ErrConflict)
+		}
+		if err := tx.ResourcePolicy.DeleteOneID(name).Exec(ctx); err != nil {
+			if ent.IsNotFound(err) {
+				return fmt.Errorf("resource policy %q: %w", name, errdefs.ErrNotFound)
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.polMu.Lock()
+	s.polCache = nil
+	s.polMu.Unlock()
+	return nil
 }
 
 // SetKeyPairPolicy assigns a resource policy to a keypair.
