@@ -48,7 +48,8 @@ func TestAppProxy(t *testing.T) {
 		t.Fatalf("undeclared app: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	url, hc, stderr := startBaiApp(t, ctx, name, "terminal")
+	fw := startBaiApp(t, ctx, name, "terminal")
+	url, hc, stderr := fw.base, fw.hc, fw.stderr
 
 	// Without the cookie that the printed URL sets, the local port is shut
 	// to other users and other pages: 403, and nothing reaches the session.
@@ -129,11 +130,18 @@ func waitTerminalLine(ws *websocket.Conn, want string, limit time.Duration) (boo
 	}
 }
 
+// forwarded is an app that `bai app` forwards to a local port.
+type forwarded struct {
+	base   string       // http://127.0.0.1:PORT/
+	secret string       // the URL it printed, with the secret
+	hc     *http.Client // holds the app cookie the secret URL set
+	stderr *syncBuilder // bai app's stderr so far
+}
+
 // startBaiApp runs `bai app SESSION APP --bind 127.0.0.1:0` for the rest of
-// the test (interrupted at cleanup, which must stop it), opens the secret
-// URL it prints as a browser would, and returns the port's base URL, an
-// HTTP client holding the app cookie that URL set, and bai app's stderr.
-func startBaiApp(t *testing.T, ctx context.Context, session, app string) (string, *http.Client, *syncBuilder) {
+// the test (interrupted at cleanup, which must stop it) and opens the
+// secret URL it prints as a browser would.
+func startBaiApp(t *testing.T, ctx context.Context, session, app string) forwarded {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, filepath.Join(st.binDir, "bai"), "app", session, app, "--bind", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), sharedEnv()...)
@@ -179,7 +187,7 @@ func startBaiApp(t *testing.T, ctx context.Context, session, app string) (string
 	if resp.StatusCode != 200 || len(jar.Cookies(resp.Request.URL)) == 0 {
 		t.Fatalf("the printed URL answered %d (at %s) and set no cookie", resp.StatusCode, resp.Request.URL)
 	}
-	return m[1], hc, stderr
+	return forwarded{base: m[1], secret: m[0], hc: hc, stderr: stderr}
 }
 
 // syncBuilder is a strings.Builder safe for a process's writes and the

@@ -35,7 +35,8 @@ func TestJupyterThroughAppProxy(t *testing.T) {
 	ctx := testCtx(t, 3*time.Minute)
 
 	t0 := time.Now()
-	base, hc, stderr := startBaiApp(t, ctx, name, "jupyter")
+	fw := startBaiApp(t, ctx, name, "jupyter")
+	base, hc, stderr := fw.base, fw.hc, fw.stderr
 	t.Logf("jupyter started and forwarded in %s: %s", time.Since(t0).Round(time.Millisecond), base)
 
 	jar := hc.Jar
