@@ -12,13 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	client "baigo.dev/bai/clients/go"
 	"baigo.dev/bai/common/apitypes"
 	"baigo.dev/bai/common/errdefs"
 )
@@ -32,10 +30,7 @@ func TestAppProxy(t *testing.T) {
 	t.Parallel()
 	c := st.shared.Client()
 	name, _ := newSession(t, c)
-	sdk, err := client.New(client.Config{Endpoint: st.shared.Creds.Endpoint, AccessKey: st.shared.Creds.AccessKey, SecretKey: st.shared.Creds.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sdk := sdkAs(t, st.shared.Creds.AccessKey, st.shared.Creds.SecretKey)
 	ctx := testCtx(t, 3*time.Minute)
 
 	// Before start-service nothing listens on the app's port: 409.
@@ -135,7 +130,7 @@ type forwarded struct {
 	base   string       // http://127.0.0.1:PORT/
 	secret string       // the URL it printed, with the secret
 	hc     *http.Client // holds the app cookie the secret URL set
-	stderr *syncBuilder // bai app's stderr so far
+	stderr *syncBuffer  // bai app's stderr so far
 }
 
 // startBaiApp runs `bai app SESSION APP --bind 127.0.0.1:0` for the rest of
@@ -145,7 +140,7 @@ func startBaiApp(t *testing.T, ctx context.Context, session, app string) forward
 	t.Helper()
 	cmd := exec.CommandContext(ctx, filepath.Join(st.binDir, "bai"), "app", session, app, "--bind", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), sharedEnv()...)
-	stderr := &syncBuilder{}
+	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -188,23 +183,4 @@ func startBaiApp(t *testing.T, ctx context.Context, session, app string) forward
 		t.Fatalf("the printed URL answered %d (at %s) and set no cookie", resp.StatusCode, resp.Request.URL)
 	}
 	return forwarded{base: m[1], secret: m[0], hc: hc, stderr: stderr}
-}
-
-// syncBuilder is a strings.Builder safe for a process's writes and the
-// test's reads at once.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	client "baigo.dev/bai/clients/go"
 	"baigo.dev/bai/common/errdefs"
 )
 
@@ -28,10 +27,7 @@ func TestJupyterThroughAppProxy(t *testing.T) {
 	t.Parallel()
 	c := st.shared.Client()
 	name, _ := newSession(t, c)
-	sdk, err := client.New(client.Config{Endpoint: st.shared.Creds.Endpoint, AccessKey: st.shared.Creds.AccessKey, SecretKey: st.shared.Creds.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sdk := sdkAs(t, st.shared.Creds.AccessKey, st.shared.Creds.SecretKey)
 	ctx := testCtx(t, 3*time.Minute)
 
 	t0 := time.Now()

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,24 +22,6 @@ const (
 
 // jkSessionRE finds the sessions the kernels log as created.
 var jkSessionRE = regexp.MustCompile(`msg="session created"[^\n]*session_name=(jupyter-[\w.-]+)`)
-
-// jkBuffer collects a background program's output.
-type jkBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *jkBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *jkBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // jkRequireTools skips (fails under CI=true) when the Jupyter tools are
 // missing.
@@ -357,7 +338,7 @@ func TestJupyterKernel(t *testing.T) {
 		}
 		cmd := exec.Command(filepath.Join(st.binDir, "bai"), "jupyter", "kernel", "--image", "python", "--connection-file", connFile)
 		cmd.Env = jkEnv(t, jupyterPath, backend)
-		out := &jkBuffer{}
+		out := &syncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -3,8 +3,6 @@ package e2e_test
 import (
 	"testing"
 	"time"
-
-	client "baigo.dev/bai/clients/go"
 )
 
 // TestAgentLiveStats: a session that keeps a core busy shows up in the
@@ -17,10 +15,7 @@ func TestAgentLiveStats(t *testing.T) {
 	name, _ := newSession(t, c)
 	// A daemon thread spins in the REPL process after the run returns.
 	run(t, c, name, "import threading\ndef spin():\n    while True:\n        pass\nthreading.Thread(target=spin, daemon=True).start()\nprint('spinning')")
-	sdk, err := client.New(client.Config{Endpoint: st.shared.Creds.Endpoint, AccessKey: st.shared.Creds.AccessKey, SecretKey: st.shared.Creds.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sdk := sdkAs(t, st.shared.Creds.AccessKey, st.shared.Creds.SecretKey)
 	ctx := testCtx(t, time.Minute)
 	deadline := time.Now().Add(45 * time.Second)
 	var last map[string]float64

@@ -109,9 +109,7 @@ func TestRelay(t *testing.T) {
 
 func TestTerminal(t *testing.T) {
 	t.Parallel()
-	probe, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := probe.Addr().(*net.TCPAddr).Port
-	probe.Close()
+	port := freePort(t)
 	term, err := startTerminal(Config{WorkDir: t.TempDir()}, slog.New(slog.DiscardHandler), port)
 	if err != nil {
 		t.Fatal(err)
@@ -152,9 +150,7 @@ func TestTerminal(t *testing.T) {
 // several frames and the continuation path is what is tested.
 func TestTerminalControl(t *testing.T) {
 	t.Parallel()
-	probe, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := probe.Addr().(*net.TCPAddr).Port
-	probe.Close()
+	port := freePort(t)
 	term, err := startTerminal(Config{WorkDir: t.TempDir()}, slog.New(slog.DiscardHandler), port)
 	if err != nil {
 		t.Fatal(err)

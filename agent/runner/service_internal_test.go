@@ -18,9 +18,7 @@ func TestServiceLifecycle(t *testing.T) {
 	t.Parallel()
 	r := &runner{cfg: Config{WorkDir: t.TempDir()}, log: slog.New(slog.DiscardHandler)}
 	t.Cleanup(r.closeServices)
-	probe, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := probe.Addr().(*net.TCPAddr).Port
-	probe.Close()
+	port := freePort(t)
 	req := func(app string, port int) []byte {
 		b, _ := json.Marshal(kproto.StartService{App: app, Protocol: "http", Port: port})
 		return b
@@ -68,4 +66,16 @@ func TestServiceLifecycle(t *testing.T) {
 	if res := r.startService(req("terminal", port)); res.Status != "started" || !listening() {
 		t.Fatalf("restart: %+v", res)
 	}
+}
+
+// freePort returns a loopback TCP port that was free a moment ago (the
+// apps under test listen on the port they are given).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

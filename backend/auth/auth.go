@@ -68,9 +68,9 @@ func NewKeys(st *store.Store, ttl time.Duration) *Keys {
 }
 
 // Touch records that accessKey authenticated a request: its last_used is
-// written at most once a minute per manager, off the request's path, and a
-// failed write is only logged by the caller's absence of news (best
-// effort: it is an operator's hint, not an audit log).
+// written at most once a minute per manager, off the request's path. A
+// failed write is dropped: last_used is an operator's hint, not an audit
+// log.
 func (k *Keys) Touch(accessKey string) {
 	now := time.Now()
 	k.usedMu.Lock()

@@ -36,13 +36,14 @@ func (s *Service) Agents(ctx context.Context) ([]apitypes.AgentInfo, error) {
 	live := map[string]map[string]float64{}
 	for _, r := range rows {
 		count[r.AgentID]++
-		if live[r.AgentID] == nil {
-			live[r.AgentID] = map[string]float64{"cpu_util": 0, "mem": 0, "sampled": 0}
-		}
 		if r.Status != string(types.StatusRunning) || len(r.LastStat) == 0 {
 			continue
 		}
 		l := live[r.AgentID]
+		if l == nil {
+			l = orZero(nil)
+			live[r.AgentID] = l
+		}
 		l["sampled"]++
 		for _, key := range []string{"cpu_util", "mem"} {
 			if v, ok := r.LastStat[key].(float64); ok {
